@@ -1,0 +1,50 @@
+# Two commands do all the set-up on a fresh machine:
+#   make serve   build the site from content/ and serve it on http://127.0.0.1:8000
+#   make test    lint, type-check and run every test (browser tests included)
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install serve build test check lint types browser-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the CPU build of torch first, so nothing pulls the CUDA packages
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/kb serve
+
+build: $(STAMP)
+	$(BIN)/kb build
+
+# Chromium and its driver from Debian, axe-core from npm: what the browser tests need.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null; fi; \
+	fi
+	@[ -d node_modules/axe-core ] || npm ci --silent --no-audit --no-fund
+
+lint: $(STAMP)
+	$(BIN)/ruff check kb tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) browser-deps lint types
+	$(BIN)/pytest -n 2
+
+bench: $(STAMP)
+	$(BIN)/python bench/validate_bench.py
+
+clean:
+	rm -rf build .kb test-artifacts

@@ -1,0 +1,350 @@
+"""Finding and reading case-study files: front-matter split, safe YAML with locations, sections.
+
+Nothing here trusts the file. YAML is read with the safe loader, aliases are refused (no alias bombs),
+nesting depth and file size are capped, and every key keeps the line and column it was written on so
+that a problem can point at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from kb.errors import ContentError
+
+if TYPE_CHECKING:
+    from kb.model import CaseStudy
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "PLACEHOLDER",
+    "REQUIRED_SECTIONS",
+    "Entry",
+    "FileError",
+    "Located",
+    "Section",
+    "SourceFile",
+    "find_case_files",
+    "load_library",
+    "parse_front_matter",
+    "read_source",
+    "split_sections",
+]
+
+PLACEHOLDER = "TODO"  # what `kb new` leaves for a contributor to replace
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 12
+REQUIRED_SECTIONS: tuple[str, ...] = (
+    "Context",
+    "What they did",
+    "Outcomes",
+    "What made it work",
+    "Challenges",
+    "Lessons for peers",
+)
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_FENCE = re.compile(r"^(```|~~~)")
+_H2 = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
+
+
+class FileError(Exception):
+    """A file cannot be read as a case study; carries the 1-based line and column."""
+
+    def __init__(
+        self, message: str, line: int = 1, column: int = 1, hint: str = "", code: str = "file"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.line = line
+        self.column = column
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Section:
+    """A level-2 section of the body: its heading, its Markdown text and the line of the heading."""
+
+    heading: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A case-study file split into front-matter and body, with line offsets."""
+
+    path: Path
+    text: str
+    front_matter: str
+    front_matter_line: int  # line of the first front-matter line
+    body: str
+    body_line: int  # line of the first body line
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Located:
+    """Front-matter data with the (line, column) of every key and list item, by field path."""
+
+    data: dict[str, Any]
+    positions: dict[tuple[str | int, ...], tuple[int, int]]
+
+    def position(self, path: Iterable[str | int]) -> tuple[int, int]:
+        """The position of the deepest part of `path` that exists in the file."""
+        parts = tuple(path)
+        while parts:
+            if parts in self.positions:
+                return self.positions[parts]
+            parts = parts[:-1]
+        return self.positions.get((), (1, 1))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A valid case study: its front-matter as a CaseStudy, and its body split into sections."""
+
+    path: Path
+    case: CaseStudy
+    body: str
+    sections: tuple[Section, ...]
+    content_hash: str
+
+    @property
+    def id(self) -> str:
+        """The case study's id."""
+        return self.case.id
+
+
+def find_case_files(paths: Iterable[Path]) -> list[Path]:
+    """Markdown files under the given files or folders, sorted; files starting with _ are skipped."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*.md") if not p.name.startswith(("_", ".")))
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def read_source(path: Path) -> SourceFile:
+    """Read a file and split it at its front-matter fences; raise FileError if it cannot be."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FileError(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise FileError(
+            f"the file is {len(raw) // 1024} KB; the limit is {MAX_FILE_BYTES // 1024} KB",
+            hint="a case study is a few pages of text; move long annexes to a linked source",
+        )
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise FileError("the file contains NUL bytes: it is not a text file", line=line)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise FileError(
+            f"the file is not UTF-8 text (bad byte at offset {exc.start})",
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise FileError(
+            "the file does not start with YAML front-matter",
+            hint="the first line must be '---', followed by the fields, then a closing '---'",
+        )
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            front = "\n".join(lines[1:index])
+            body = "\n".join(lines[index + 1 :])
+            return SourceFile(
+                path=path,
+                text=text,
+                front_matter=front,
+                front_matter_line=2,
+                body=body,
+                body_line=index + 2,
+                content_hash=hashlib.sha256(raw).hexdigest(),
+            )
+    raise FileError(
+        "the front-matter is never closed",
+        hint="add a line '---' after the last field, before the Markdown text",
+    )
+
+
+def _check_events(text: str, first_line: int) -> None:
+    """Refuse aliases and deep nesting before any object is built (cheap, non-recursive)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise FileError(
+                f"YAML alias '*{event.anchor}' is not allowed in case studies",
+                line=mark.line + first_line,
+                column=mark.column + 1,
+                hint="write the value out in full instead of using anchors (&) and aliases (*)", code="yaml",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise FileError(
+                    f"the YAML is nested more than {MAX_DEPTH} levels deep",
+                    line=mark.line + first_line,
+                    column=mark.column + 1,
+                    hint="case-study fields are at most three levels deep; check the indentation", code="yaml",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def parse_front_matter(text: str, first_line: int = 1) -> Located:
+    """Parse front-matter YAML safely, keeping the position of every key; raise FileError."""
+    if not text.strip():
+        raise FileError("the front-matter is empty", line=first_line, hint="see `kb new --help`")
+    try:
+        _check_events(text, first_line)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + first_line) if mark else first_line
+        column = (mark.column + 1) if mark else 1
+        problem = exc.problem or "malformed YAML"
+        raise FileError(
+            f"invalid YAML: {problem}",
+            line=line,
+            column=column,
+            hint="check indentation, colons after keys, and quote text containing ': ' or '#'", code="yaml",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise FileError(f"invalid YAML: {exc}", line=first_line, code="yaml") from None
+    if not isinstance(node, yaml.MappingNode):
+        line = node.start_mark.line + first_line if node is not None else first_line
+        raise FileError(
+            "the front-matter must be a set of 'key: value' fields",
+            line=line,
+            hint="start each field on its own line, like 'title: My case study'",
+        )
+    positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    constructor = _Loader("")
+    data = _build(node, (), positions, constructor, first_line)
+    return Located(data=data, positions=positions)
+
+
+def _build(
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    positions: dict[tuple[str | int, ...], tuple[int, int]],
+    constructor: Any,
+    first_line: int,
+) -> Any:
+    """Turn a composed node into plain data, recording positions; refuse unsafe or odd YAML."""
+    mark = node.start_mark
+    positions.setdefault(path, (mark.line + first_line, mark.column + 1))
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        raise FileError(
+            f"unsupported YAML tag '{node.tag}'",
+            mark.line + first_line,
+            mark.column + 1,
+            hint="write plain text, numbers, lists or fields; YAML tags like !!python are refused",
+            code="yaml",
+        )
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            kmark = key_node.start_mark
+            where = (kmark.line + first_line, kmark.column + 1)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                raise FileError(
+                    "a key must be a plain word such as 'title'", *where, hint="check the line", code="yaml"
+                )
+            key = str(key_node.value)
+            if key in result:
+                raise FileError(
+                    f"the key '{key}' appears twice",
+                    *where,
+                    hint="YAML keeps only the last one; merge the two into one", code="yaml",
+                )
+            positions[(*path, key)] = where
+            result[key] = _build(value_node, (*path, key), positions, constructor, first_line)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            imark = item.start_mark
+            positions[(*path, index)] = (imark.line + first_line, imark.column + 1)
+            items.append(_build(item, (*path, index), positions, constructor, first_line))
+        return items
+    try:
+        return constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FileError(
+            f"unsupported YAML value: {problem}",
+            mark.line + first_line,
+            mark.column + 1,
+            hint="write plain text, numbers, lists or fields; YAML tags like !!python are refused", code="yaml",
+        ) from None
+
+
+def split_sections(body: str, body_line: int) -> tuple[Section, ...]:
+    """Split the Markdown body at level-2 headings (outside code fences)."""
+    sections: list[Section] = []
+    heading: str | None = None
+    start = 0
+    buffer: list[str] = []
+    in_fence = False
+    for offset, line in enumerate(body.split("\n")):
+        if _FENCE.match(line.strip()):
+            in_fence = not in_fence
+        match = None if in_fence else _H2.match(line)
+        if match:
+            if heading is not None:
+                sections.append(Section(heading, "\n".join(buffer).strip(), start))
+            heading, start, buffer = match.group(1), body_line + offset, []
+        elif heading is not None:
+            buffer.append(line)
+    if heading is not None:
+        sections.append(Section(heading, "\n".join(buffer).strip(), start))
+    return tuple(sections)
+
+
+def load_library(content_dir: Path) -> list[Entry]:
+    """Every case study under `content_dir`, validated; raise ContentError if any is invalid."""
+    from kb.validate import validate_paths
+
+    if not content_dir.is_dir():
+        raise ContentError(f"no content folder at {content_dir}")
+    report = validate_paths([content_dir])
+    if report.errors:
+        first = report.errors[0]
+        raise ContentError(
+            f"{len(report.errors)} error(s) in the content; first: {first.location()}: "
+            f"{first.message} (run `kb validate` for all)"
+        )
+    return list(report.entries)
+
+
+def iter_strings(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string value in nested data, with its field path."""
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from iter_strings(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from iter_strings(value, (*path, index))

@@ -1,0 +1,201 @@
+"""Controlled vocabularies, loaded from the YAML files in `kb/data/vocab/`.
+
+A maintainer adds an ICS, a topic or an alias by editing those files; no Python changes. Each value
+has a stable kebab-case id, a label, and aliases; lookups accept any of them, ignoring case,
+punctuation, '&' versus 'and', and the NHS/ICS/ICB decorations people add to system names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "FIELD_VOCABULARY",
+    "Term",
+    "Vocabularies",
+    "Vocabulary",
+    "load_vocabularies",
+    "normalise",
+]
+
+# front-matter field -> attribute of Vocabularies holding its values
+FIELD_VOCABULARY: dict[str, str] = {
+    "region": "regions",
+    "ics": "ics",
+    "level": "levels",
+    "status": "statuses",
+    "tiers": "tiers",
+    "kaiser_level": "kaiser",
+    "meps": "meps",
+    "three_cs": "three_cs",
+    "enablers": "enablers",
+    "challenges": "challenges",
+    "drivers": "drivers",
+    "topics": "topics",
+}
+
+_SYSTEM_NOISE = re.compile(
+    r"^nhs\s+|\s+(integrated care (board|system|partnership)|ics|icb|icp)$", re.IGNORECASE
+)
+
+
+def normalise(text: str) -> str:
+    """Fold a value for lookup: case, '&', punctuation and repeated spaces do not matter."""
+    folded = text.strip().lower().replace("&", " and ").replace("’", "'")
+    folded = re.sub(r"[^a-z0-9']+", " ", folded)
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+@dataclass(frozen=True)
+class Term:
+    """One value of a vocabulary."""
+
+    id: str
+    label: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    region: str | None = None  # ICS only
+    valid_from: date | None = None  # ICS only
+    valid_to: date | None = None  # ICS only
+    successors: tuple[str, ...] = ()  # ICS only
+    predecessors: tuple[str, ...] = ()  # ICS only
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The allowed values of one controlled field."""
+
+    name: str
+    terms: tuple[Term, ...]
+    _lookup: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for term in self.terms:
+            for spelling in (term.id, term.label, *term.aliases):
+                self._lookup.setdefault(normalise(spelling), term.id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id, in the order of the data file."""
+        return tuple(t.id for t in self.terms)
+
+    def get(self, term_id: str) -> Term:
+        """The term with this id (KeyError if none)."""
+        for term in self.terms:
+            if term.id == term_id:
+                return term
+        raise KeyError(term_id)
+
+    def label(self, term_id: str) -> str:
+        """The human label of an id, or the id itself if unknown."""
+        try:
+            return self.get(term_id).label
+        except KeyError:
+            return term_id
+
+    def resolve(self, value: str) -> str | None:
+        """The id that `value` names (as id, label or alias), or None."""
+        key = normalise(value)
+        found = self._lookup.get(key)
+        if found is None and self.name == "ICS":
+            found = self._lookup.get(normalise(_SYSTEM_NOISE.sub("", value.strip())))
+            if found is None:
+                found = self._lookup.get(normalise(_SYSTEM_NOISE.sub("", key)))
+        return found
+
+    def suggest(self, value: str) -> str | None:
+        """The closest label to a misspelt value, for a did-you-mean hint."""
+        key = normalise(value)
+        spellings = {normalise(s): s for t in self.terms for s in (t.label, t.id, *t.aliases)}
+        close = difflib.get_close_matches(key, list(spellings), n=1, cutoff=0.6)
+        if not close:
+            return None
+        return self.label(self._lookup[close[0]])
+
+    def allowed_values(self) -> list[str]:
+        """Every accepted spelling (ids, labels, aliases), for editor completion."""
+        values: list[str] = []
+        for term in self.terms:
+            for spelling in (term.id, term.label, *term.aliases):
+                if spelling not in values:
+                    values.append(spelling)
+        return values
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """All controlled vocabularies of the case-study format."""
+
+    regions: Vocabulary
+    ics: Vocabulary
+    levels: Vocabulary
+    statuses: Vocabulary
+    tiers: Vocabulary
+    kaiser: Vocabulary
+    meps: Vocabulary
+    three_cs: Vocabulary
+    enablers: Vocabulary
+    challenges: Vocabulary
+    drivers: Vocabulary
+    topics: Vocabulary
+    evidence_levels: Vocabulary
+    evidence_methods: Vocabulary
+    units: Vocabulary
+    outcome_kinds: Vocabulary
+
+    def for_field(self, field_name: str) -> Vocabulary:
+        """The vocabulary of a front-matter field such as 'tiers' or 'region'."""
+        return getattr(self, FIELD_VOCABULARY[field_name])  # type: ignore[no-any-return]
+
+
+def _term(raw: dict[str, Any]) -> Term:
+    return Term(
+        id=str(raw["id"]),
+        label=str(raw.get("label", raw["id"])),
+        description=str(raw.get("description", "")),
+        aliases=tuple(str(a) for a in raw.get("aliases", ()) or ()),
+        region=raw.get("region"),
+        valid_from=raw.get("valid_from"),
+        valid_to=raw.get("valid_to"),
+        successors=tuple(raw.get("successors", ()) or ()),
+        predecessors=tuple(raw.get("predecessors", ()) or ()),
+        provisional=bool(raw.get("provisional", False)),
+    )
+
+
+def _load_file(stem: str) -> Vocabulary:
+    text = resources.files("kb").joinpath("data", "vocab", f"{stem}.yml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return Vocabulary(name=str(raw["name"]), terms=tuple(_term(t) for t in raw["terms"]))
+
+
+@cache
+def load_vocabularies() -> Vocabularies:
+    """Load every vocabulary once per process."""
+    return Vocabularies(
+        regions=_load_file("regions"),
+        ics=_load_file("ics"),
+        levels=_load_file("levels"),
+        statuses=_load_file("statuses"),
+        tiers=_load_file("tiers"),
+        kaiser=_load_file("kaiser"),
+        meps=_load_file("meps"),
+        three_cs=_load_file("three_cs"),
+        enablers=_load_file("enablers"),
+        challenges=_load_file("challenges"),
+        drivers=_load_file("drivers"),
+        topics=_load_file("topics"),
+        evidence_levels=_load_file("evidence_levels"),
+        evidence_methods=_load_file("evidence_methods"),
+        units=_load_file("units"),
+        outcome_kinds=_load_file("outcome_kinds"),
+    )
