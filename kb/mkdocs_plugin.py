@@ -1,0 +1,318 @@
+"""The mkdocs adapter: hands the pages `kb.site` makes to mkdocs-material, and runs builds.
+
+This is the only module that knows mkdocs. It loads the library (`kb.content.load_library`), asks
+the search index for each case study's comparable initiatives, and adds the pages `kb.site` makes as
+generated files, so no generated page is ever committed and `content/` stays the one source. It
+also checks links to case studies, sanitises case-study HTML, and has `build_site` and
+`serve_site` for `kb build` and `kb serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.exceptions import Abort, ConfigurationError, PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+
+from kb import site
+from kb.errors import ContentError, IndexError_, KbError, SiteError
+from kb.settings import Settings
+from kb.vocab import load_vocabularies
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.livereload import LiveReloadServer
+    from mkdocs.structure.pages import Page
+
+    from kb.content import Entry
+
+__all__ = ["BuildReport", "KbPlugin", "build_site", "find_config", "render_site", "serve_site"]
+
+log = get_plugin_logger(__name__)
+
+Progress = Callable[[str], None]
+
+# Set by build_site/serve_site so that every build in one process (live reloads included) reuses
+# one loaded embedding model instead of loading it again.
+_shared: dict[str, Any] = {}
+
+
+class KbPluginConfig(Config):
+    """Options of the `kb` plugin in mkdocs.yml (paths default to `kb.settings.Settings`)."""
+
+    content_dir = c.Optional(c.Type(str))
+    cache_dir = c.Optional(c.Type(str))
+    comparable = c.Type(int, default=5)
+    build_index = c.Type(bool, default=True)
+
+
+class KbPlugin(BasePlugin[KbPluginConfig]):
+    """Adds case-study, browse, catalogue and coverage pages made from `content/`."""
+
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.entries: list[Entry] = []
+        self.case_pages: set[str] = set()
+        self.generated: set[str] = set()
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        root = Path(config.config_file_path).resolve().parent if config.config_file_path else None
+        settings = Settings.from_env(root)
+        if self.config.content_dir:
+            settings = _replace(settings, content_dir=Path(self.config.content_dir))
+        if self.config.cache_dir:
+            settings = _replace(settings, cache_dir=Path(self.config.cache_dir))
+        self.settings = settings
+        return config
+
+    def on_files(self, files: Files, /, *, config: MkDocsConfig) -> Files | None:
+        assert self.settings is not None
+        entries = _shared.get("entries")
+        if entries is None:
+            try:
+                from kb.content import load_library
+
+                entries = load_library(self.settings.content_dir)
+            except ContentError as exc:
+                raise PluginError(f"kb: {exc}") from None
+        # entries handed over by build_site are used once; a live reload reads the files again
+        _shared.pop("entries", None)
+        self.entries = list(entries)
+        similar = self._comparables(self.entries)
+        pages = site.make_pages(self.entries, similar, load_vocabularies())
+        self.case_pages = {p.path for p in pages if p.kind == "case"}
+        self.generated = {p.path for p in pages}
+        for page in pages:
+            if files.get_file_from_path(page.path) is not None:
+                raise PluginError(
+                    f"kb: site/{page.path} clashes with a generated page; rename or remove it"
+                )
+            files.append(File.generated(config, page.path, content=page.markdown))
+        return files
+
+    def _comparables(self, entries: Sequence[Entry]) -> Mapping[str, Sequence[site.SimilarHit]]:
+        """The nearest case studies of each, from the search index (built here if need be)."""
+        assert self.settings is not None
+        if not entries or self.config.comparable <= 0:
+            return {}
+        from kb.search import Searcher
+
+        embedder = _shared.get("embedder")
+        cache_dir = self.settings.cache_dir
+        try:
+            try:
+                searcher = Searcher.open(cache_dir, entries, embedder=embedder)
+            except IndexError_:
+                if not self.config.build_index:
+                    raise
+                from kb.index import update_index
+
+                log.info("Updating the search index in %s", cache_dir)
+                update_index(entries, cache_dir, model=self.settings.model, embedder=embedder)
+                searcher = Searcher.open(cache_dir, entries, embedder=embedder)
+            limit = self.config.comparable
+            return {e.id: searcher.similar(e.id, limit=limit) for e in entries}
+        except KbError as exc:
+            raise PluginError(f"kb: cannot list comparable initiatives: {exc}") from None
+
+    def on_page_markdown(
+        self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        path = page.file.src_uri
+        if path not in self.generated:
+            markdown = site.expand_markers(markdown, path, self.entries, load_vocabularies())
+        known = (e.id for e in self.entries)
+        for case_id in site.unknown_case_links(markdown, path, known):
+            log.error("%s links to an unknown case study '%s'", path, case_id)
+        if path in self.case_pages:
+            page.meta["kb_case"] = path.rsplit("/", 1)[-1].removesuffix(".md")
+        return markdown
+
+    def on_page_content(
+        self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        if page.file.src_uri in self.case_pages:
+            return site.sanitise_html(html)
+        return html
+
+    def on_serve(
+        self, server: LiveReloadServer, /, *, config: MkDocsConfig, builder: Callable[..., Any]
+    ) -> LiveReloadServer | None:
+        if self.settings is not None and self.settings.content_dir.is_dir():
+            server.watch(str(self.settings.content_dir))
+        return server
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+@dataclass
+class BuildReport:
+    """What a build did: how many case studies, where the site is, the stages' times, warnings."""
+
+    cases: int
+    site_dir: Path
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_config(root: Path | None = None) -> Path:
+    """The mkdocs.yml of the project (in the current folder or `root`)."""
+    config = (root or Path.cwd()) / "mkdocs.yml"
+    if not config.is_file():
+        raise SiteError(f"no mkdocs.yml in {config.parent}; run kb build from the project root")
+    return config
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname}: {record.getMessage()}")
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    handler = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _prepare(
+    settings: Settings, progress: Progress, embedder: Any, report: BuildReport
+) -> list[Entry]:
+    """Validate the content and bring the search index up to date."""
+    from kb.validate import validate_paths
+
+    started = time.perf_counter()
+    progress(f"Validating {settings.content_dir}")
+    if not settings.content_dir.is_dir():
+        raise ContentError(f"no content folder at {settings.content_dir}")
+    result = validate_paths([settings.content_dir])
+    if result.errors:
+        from kb.report import render
+
+        raise ContentError("the content is invalid:\n" + render(result, "text"))
+    entries = list(result.entries)
+    report.cases = len(entries)
+    report.seconds["validate"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    progress(f"Updating the search index of {len(entries)} case studies in {settings.cache_dir}")
+    from kb.index import update_index
+
+    def embedded(done: int, total: int) -> None:
+        if done == 0 or done == total:
+            progress(f"  embedded {done} of {total} passages")
+
+    result_index = update_index(
+        entries, settings.cache_dir, model=settings.model, embedder=embedder, progress=embedded
+    )
+    for message in result_index.messages:
+        progress(f"  {message}")
+    _shared["embedder"] = embedder
+    report.seconds["index"] = time.perf_counter() - started
+    return entries
+
+
+def render_site(
+    entries: Sequence[Entry],
+    site_dir: Path,
+    *,
+    strict: bool = False,
+    embedder: Any = None,
+    config_file: Path | None = None,
+) -> list[str]:
+    """Build the site of these (already validated) entries with mkdocs; return its warnings.
+
+    Raise SiteError if the build fails (in strict mode, on any warning).
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config_path = config_file or find_config()
+    _shared["entries"] = list(entries)
+    if embedder is not None:
+        _shared["embedder"] = embedder
+    warnings: list[str] = []
+    try:
+        with _collect_warnings() as warnings:
+            config = load_config(str(config_path), site_dir=str(site_dir), strict=strict)
+            build(config)
+    except (Abort, ConfigurationError, PluginError) as exc:
+        detail = "\n".join(warnings[-20:])
+        message = f"the site build failed: {exc}".rstrip(". ")
+        raise SiteError(message + (f"\n{detail}" if detail else "")) from None
+    finally:
+        _shared.pop("entries", None)
+    return list(warnings)
+
+
+def build_site(
+    settings: Settings,
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+    embedder: Any = None,
+    config_file: Path | None = None,
+) -> BuildReport:
+    """Validate, index and build the site into `settings.site_dir`; raise KbError on failure."""
+    say = progress or (lambda _message: None)
+    report = BuildReport(cases=0, site_dir=settings.site_dir)
+    entries = _prepare(settings, say, embedder, report)
+    started = time.perf_counter()
+    say(f"Building the site into {settings.site_dir}")
+    report.warnings = render_site(
+        entries, settings.site_dir, strict=strict, embedder=embedder, config_file=config_file
+    )
+    report.seconds["site"] = time.perf_counter() - started
+    return report
+
+
+def serve_site(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    strict: bool = False,
+    progress: Progress | None = None,
+    embedder: Any = None,
+    config_file: Path | None = None,
+) -> None:
+    """Validate and index, then serve the site with live reload of `content/` until stopped."""
+    from mkdocs.commands.serve import serve
+
+    say = progress or (lambda _message: None)
+    report = BuildReport(cases=0, site_dir=settings.site_dir)
+    _prepare(settings, say, embedder, report)
+    say(f"Serving on http://{host}:{port}/ (content/ is watched; Ctrl+C stops)")
+    try:
+        serve(
+            config_file=str(config_file or find_config()),
+            livereload=True,
+            watch=[str(settings.content_dir)],
+            dev_addr=f"{host}:{port}",
+            strict=strict,
+        )
+    except (Abort, ConfigurationError, PluginError) as exc:
+        raise SiteError(f"the site cannot be served: {exc}") from None

@@ -1,0 +1,872 @@
+"""The published site's pages, made from case-study entries and 'similar' search hits.
+
+Everything here is renderer-neutral: functions take `Entry` objects (never re-parsing front-matter)
+and search hits as plain data, and return Markdown strings with the docs-relative path each page
+should have. `kb.mkdocs_plugin` is the thin adapter that hands them to mkdocs-material.
+
+Contributed text is untrusted. Every front-matter string is escaped before it enters a page
+(`md_text`), and the rendered HTML of a case-study page is sanitised (`sanitise_html`) so that
+neither the front-matter nor the body can put script into the site.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlencode, urlsplit
+
+from kb.vocab import Vocabularies, Vocabulary
+
+if TYPE_CHECKING:
+    from kb.content import Entry
+    from kb.model import CaseStudy, Figure, Outcome
+
+__all__ = [
+    "BROWSE_FACETS",
+    "CATALOGUE_FACETS",
+    "CATALOGUE_PATH",
+    "COVERAGE_PATH",
+    "Facet",
+    "SimilarHit",
+    "SitePage",
+    "browse_pages",
+    "case_page",
+    "case_path",
+    "catalogue_page",
+    "coverage_page",
+    "expand_markers",
+    "facet_values",
+    "format_figure",
+    "make_pages",
+    "md_text",
+    "sanitise_html",
+    "unknown_case_links",
+]
+
+CASES_DIR = "cases"
+BROWSE_DIR = "browse"
+CATALOGUE_PATH = "catalogue.md"
+COVERAGE_PATH = "coverage.md"
+FRAMEWORKS_PATH = "frameworks.md"
+
+
+class SimilarHit(Protocol):
+    """What a page needs from a 'similar' search hit (`kb.search.SearchHit` fits)."""
+
+    @property
+    def case_id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def shared_facets(self) -> Mapping[str, Sequence[str]]: ...
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One generated page: where it goes (docs-relative .md path) and its Markdown."""
+
+    path: str
+    markdown: str
+    kind: str  # "case", "browse", "catalogue" or "coverage"
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A way to group case studies: a field of the case study and its vocabulary."""
+
+    key: str  # URL slug, query parameter and data attribute
+    field: str  # CaseStudy field name, or "evidence" for the evidence level
+    vocab: str  # attribute of Vocabularies
+    title: str  # singular heading, e.g. "Prevention tier"
+    plural: str  # e.g. "prevention tiers"
+
+
+REGION = Facet("region", "region", "regions", "Region", "regions")
+ICS = Facet("ics", "ics", "ics", "Integrated care system", "integrated care systems")
+TIER = Facet("tier", "tiers", "tiers", "Prevention tier", "prevention tiers")
+MEPS = Facet("meps", "meps", "meps", "MEPS category", "MEPS categories")
+THREE_CS = Facet("three-cs", "three_cs", "three_cs", "3Cs theme", "3Cs themes")
+TOPIC = Facet("topic", "topics", "topics", "Topic", "topics")
+STATUS = Facet("status", "status", "statuses", "Status", "statuses")
+LEVEL = Facet("level", "level", "levels", "Level of the system", "levels of the system")
+EVIDENCE = Facet("evidence", "evidence", "evidence_levels", "Evidence level", "evidence levels")
+
+BROWSE_FACETS: tuple[Facet, ...] = (REGION, ICS, TIER, MEPS, THREE_CS, TOPIC)
+CATALOGUE_FACETS: tuple[Facet, ...] = (*BROWSE_FACETS, STATUS, LEVEL, EVIDENCE)
+
+_QUALIFIERS = {
+    "about": "about ",
+    "at-least": "at least ",
+    "more-than": "more than ",
+    "up-to": "up to ",
+    "less-than": "less than ",
+}
+_DIRECTIONS = {"increase": "increase", "decrease": "decrease", "no-change": "no change"}
+_STATUS_GROUPS = (
+    ("achieved", "Achieved results", "Measured after the initiative ran."),
+    ("estimated", "Estimates", "Modelled or projected figures: not measured results."),
+    ("target", "Targets", "What the initiative aims for: not results."),
+)
+_STATUS_WORDS = {"achieved": "Achieved", "estimated": "Estimated", "target": "Target"}
+
+# Characters that could start Markdown or HTML syntax, as character references. Python-Markdown
+# passes references through untouched, so the text reads the same and cannot become markup.
+_MD_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "*": "&#42;",
+    "_": "&#95;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "`": "&#96;",
+    "|": "&#124;",
+    "\\": "&#92;",
+    "{": "&#123;",
+    "}": "&#125;",
+    "#": "&#35;",
+    "!": "&#33;",
+}
+_MD_ESCAPE_TABLE = str.maketrans(_MD_ESCAPES)
+
+
+def md_text(value: object) -> str:
+    """Escape contributed text for a Markdown page: it reads the same and cannot become markup."""
+    text = " ".join(str(value).split()).translate(_MD_ESCAPE_TABLE)
+    # a leading '-', '+' or '1.' would start a list
+    if text[:1] in ("-", "+"):
+        return f"&#{ord(text[0])};{text[1:]}"
+    return re.sub(r"^(\d+)\.", r"\1&#46;", text)
+
+
+def attr(value: object) -> str:
+    """Escape a value for an HTML attribute."""
+    return html.escape(" ".join(str(value).split()), quote=True)
+
+
+def case_path(case_id: str) -> str:
+    """The docs-relative path of a case study's page."""
+    return f"{CASES_DIR}/{case_id}.md"
+
+
+def browse_path(facet: Facet, value: str | None = None) -> str:
+    """The docs-relative path of a facet's index page, or of one value's page."""
+    if value is None:
+        return f"{BROWSE_DIR}/{facet.key}/index.md"
+    return f"{BROWSE_DIR}/{facet.key}/{value}.md"
+
+
+def link(from_path: str, to_path: str, query: Mapping[str, str] | None = None) -> str:
+    """A relative Markdown link target from one docs page to another (mkdocs resolves `.md`)."""
+    base = posixpath.dirname(from_path)
+    target = posixpath.relpath(to_path, base or ".")
+    if query:
+        target += "?" + urlencode(query)
+    return target
+
+
+def _md_link(
+    label: str, from_path: str, to_path: str, query: Mapping[str, str] | None = None
+) -> str:
+    return f"[{md_text(label)}]({link(from_path, to_path, query)})"
+
+
+def facet_values(case: CaseStudy, facet: Facet) -> tuple[str, ...]:
+    """The vocabulary ids a case study has for a facet."""
+    if facet.field == "evidence":
+        return (str(case.evidence.level),)
+    value = getattr(case, facet.field)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _vocab(vocab: Vocabularies, facet: Facet) -> Vocabulary:
+    result: Vocabulary = getattr(vocab, facet.vocab)
+    return result
+
+
+def _labels(vocabulary: Vocabulary, ids: Iterable[str]) -> list[str]:
+    return [vocabulary.label(i) for i in ids]
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def format_figure(figure: Figure, vocab: Vocabularies) -> str:
+    """A figure in words with its unit, e.g. 'about £175' or '25% to 35%' (plain text)."""
+    value = figure.value
+    if isinstance(value, float | int):
+        amount = [_number(value)]
+    else:
+        amount = [_number(value.low), _number(value.high)]
+    unit = figure.unit
+    if unit == "GBP":
+        parts = [f"£{a}" for a in amount]
+    elif unit == "percent":
+        parts = [f"{a}%" for a in amount]
+    else:
+        label = vocab.units.label(unit)
+        parts = [f"{a} {label}" for a in amount]
+    text = " to ".join(parts)
+    return _QUALIFIERS.get(figure.qualifier or "", "") + text
+
+
+def _outcome_cell(outcome: Outcome, vocab: Vocabularies) -> str:
+    figure = format_figure(outcome, vocab)
+    direction = _DIRECTIONS[outcome.direction]
+    status = _STATUS_WORDS[outcome.status]
+    if outcome.status == "achieved":
+        return f"{md_text(figure)} ({direction})"
+    return f"**{status}:** {md_text(figure)} ({direction})"
+
+
+def _source_ref(figure: Figure, case: CaseStudy) -> str:
+    if figure.source > len(case.sources):
+        return "not stated"
+    ref = f"[{figure.source}](#source-{figure.source})"
+    if isinstance(figure.page, int) or (isinstance(figure.page, str) and figure.page.isdigit()):
+        ref += f", p. {figure.page}"
+    elif figure.page:
+        ref += f", {md_text(figure.page)}"
+    return ref
+
+
+def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str, str]]:
+    """Rows of the metadata panel: (fact, Markdown value)."""
+    case = entry.case
+    rows: list[tuple[str, str]] = []
+
+    def linked(facet: Facet) -> str:
+        vocabulary = _vocab(vocab, facet)
+        values = facet_values(case, facet)
+        return ", ".join(_md_link(vocabulary.label(v), here, browse_path(facet, v)) for v in values)
+
+    def filtered(facet: Facet) -> str:
+        vocabulary = _vocab(vocab, facet)
+        return ", ".join(
+            _md_link(vocabulary.label(v), here, CATALOGUE_PATH, {facet.key: v})
+            for v in facet_values(case, facet)
+        )
+
+    rows.append(("Region", linked(REGION) or "National (no single region)"))
+    rows.append(("Integrated care system", linked(ICS) or "None named (national or regional)"))
+    if case.place:
+        rows.append(("Place", md_text(case.place)))
+    if case.level:
+        rows.append(("Level", filtered(LEVEL)))
+    if case.started:
+        years = case.started[:4]
+        if case.ended:
+            years += f" to {case.ended[:4]}"
+        rows.append(("Started", md_text(years)))
+    if case.status:
+        rows.append(("Status", filtered(STATUS)))
+    rows.append(("Prevention tiers", linked(TIER)))
+    if case.kaiser_level:
+        rows.append(
+            ("Kaiser pyramid", md_text(", ".join(_labels(vocab.kaiser, case.kaiser_level))))
+        )
+    if case.meps:
+        rows.append(("MEPS", linked(MEPS)))
+    if case.three_cs:
+        rows.append(("3Cs", linked(THREE_CS)))
+    if case.topics:
+        rows.append(("Topics", linked(TOPIC)))
+    evidence = case.evidence
+    level_label = vocab.evidence_levels.label(str(evidence.level))
+    text = _md_link(level_label, here, CATALOGUE_PATH, {EVIDENCE.key: str(evidence.level)})
+    text += f" ({md_text(vocab.evidence_methods.label(evidence.method))}"
+    if evidence.evaluator:
+        text += f"; evaluated by {md_text(evidence.evaluator)}"
+    text += ")"
+    rows.append(("Evidence", text))
+    rows.append(("Led by", md_text("; ".join(case.organisations))))
+    if case.partners:
+        rows.append(("Partners", md_text("; ".join(case.partners))))
+    if case.cohort:
+        rows.append(("Who it is for", md_text(case.cohort)))
+    if case.enablers:
+        rows.append(("Enablers", md_text(", ".join(_labels(vocab.enablers, case.enablers)))))
+    if case.challenges:
+        rows.append(
+            ("Challenges overcome", md_text(", ".join(_labels(vocab.challenges, case.challenges))))
+        )
+    if case.drivers:
+        rows.append(("Drivers", md_text(", ".join(_labels(vocab.drivers, case.drivers)))))
+    if case.funding is not None:
+        funding = case.funding
+        parts = []
+        if funding.source:
+            parts.append(md_text(funding.source))
+        if funding.amount_gbp is not None:
+            parts.append(f"£{_number(funding.amount_gbp)}")
+        if funding.recurrent is not None:
+            parts.append("recurrent" if funding.recurrent else "non-recurrent")
+        if parts:
+            rows.append(("Funding", "; ".join(parts)))
+    if case.reviewed:
+        rows.append(("Last reviewed", case.reviewed.isoformat()))
+    return rows
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(cell or " " for cell in row) + " |" for row in rows)
+    return lines
+
+
+def _figures_section(entry: Entry, vocab: Vocabularies) -> list[str]:
+    case = entry.case
+    lines: list[str] = []
+    if not case.outcomes and not case.context_figures:
+        return lines
+    lines += ["## Outcome figures", ""]
+    if not case.outcomes:
+        lines += ["No outcome figures are stated yet.", ""]
+    for status, heading, note in _STATUS_GROUPS:
+        group = [o for o in case.outcomes if o.status == status]
+        if not group:
+            continue
+        lines += [f"### {heading}", "", note, ""]
+        rows = [
+            (
+                md_text(o.metric),
+                _outcome_cell(o, vocab),
+                _STATUS_WORDS[o.status],
+                md_text(vocab.outcome_kinds.label(o.kind)),
+                md_text(o.timeframe),
+                md_text(o.comparator),
+                _source_ref(o, case),
+            )
+            for o in group
+        ]
+        header = ("Metric", "Figure", "Status", "Kind", "Timeframe", "Compared with", "Source")
+        lines += [*_table(header, rows), ""]
+        notes = [o for o in group if o.note]
+        for o in notes:
+            lines.append(f"- *{md_text(o.metric)}*: {md_text(o.note)}")
+        if notes:
+            lines.append("")
+    if case.context_figures:
+        lines += ["### The setting", "", "Figures that describe the setting, not results.", ""]
+        setting = [
+            (
+                md_text(f.metric),
+                md_text(format_figure(f, vocab)),
+                md_text(f.timeframe),
+                _source_ref(f, case),
+            )
+            for f in case.context_figures
+        ]
+        lines += [*_table(("Metric", "Figure", "Timeframe", "Source"), setting), ""]
+    return lines
+
+
+def _sources_section(case: CaseStudy) -> list[str]:
+    lines = ["## Sources", "", '<ol class="kb-sources">']
+    for number, source in enumerate(case.sources, start=1):
+        title = html.escape(source.title)
+        if source.url:
+            title = f'<a href="{attr(source.url)}">{title}</a>'
+        detail = f"{html.escape(source.publisher)}, {source.year}"
+        if source.section:
+            detail += f", {html.escape(source.section)}"
+        lines.append(f'<li id="source-{number}">{title}. {detail}.</li>')
+    lines += ["</ol>", ""]
+    return lines
+
+
+# facets worth naming under a comparable initiative, in the order shown
+_SHARED_FACETS = (
+    ("region", "region"),
+    ("ics", "ICS"),
+    ("tiers", "prevention tiers"),
+    ("meps", "MEPS"),
+    ("three_cs", "3Cs"),
+    ("kaiser_level", "Kaiser level"),
+    ("topics", "topics"),
+)
+
+
+def _shared_text(shared: Mapping[str, Sequence[str]], vocab: Vocabularies) -> str:
+    parts = []
+    for name, label in _SHARED_FACETS:
+        values = shared.get(name) or ()
+        if values:
+            words = ", ".join(vocab.for_field(name).label(v) for v in values)
+            parts.append(f"{label} ({words})")
+    return "; ".join(parts)
+
+
+def _comparables_section(
+    entry: Entry,
+    hits: Sequence[SimilarHit] | None,
+    by_id: Mapping[str, Entry],
+    vocab: Vocabularies,
+) -> list[str]:
+    lines = ["## Comparable initiatives", ""]
+    here = case_path(entry.id)
+    if hits is None:
+        return lines + ["Comparable initiatives appear once the search index is built.", ""]
+    shown = [h for h in hits if h.case_id in by_id and h.case_id != entry.id]
+    if not shown:
+        return lines + ["No comparable initiative in the library yet.", ""]
+    lines += ["The most similar case studies elsewhere, by the meaning of their text.", ""]
+    for hit in shown:
+        other = by_id[hit.case_id].case
+        regions = ", ".join(_labels(vocab.regions, other.region)) or "National"
+        tiers = ", ".join(_labels(vocab.tiers, other.tiers))
+        item = (
+            f"- **{_md_link(other.title, here, case_path(other.id))}**: "
+            f"{md_text(regions)}; {md_text(tiers)}; similarity {hit.score:.2f}."
+        )
+        shared = _shared_text(hit.shared_facets, vocab)
+        if shared:
+            item += f" Shares: {md_text(shared)}."
+        lines.append(item)
+    return lines + [""]
+
+
+def case_page(
+    entry: Entry,
+    hits: Sequence[SimilarHit] | None,
+    by_id: Mapping[str, Entry],
+    vocab: Vocabularies,
+) -> SitePage:
+    """The page of one case study: summary, facts, figures, body, sources, comparables."""
+    case = entry.case
+    here = case_path(case.id)
+    lines = [
+        f"# {md_text(case.title)}",
+        "",
+        f"{md_text(case.summary)}",
+        "{ .kb-summary }",
+        "",
+        '<div class="kb-facts" markdown>',
+        "",
+        *_table(("Fact", "Details"), _facts_rows(entry, vocab, here)),
+        "",
+        "</div>",
+        "",
+        *_figures_section(entry, vocab),
+        entry.body.strip(),
+        "",
+        *_sources_section(case),
+        *_comparables_section(entry, hits, by_id, vocab),
+    ]
+    return SitePage(path=here, markdown="\n".join(lines), kind="case", case_id=case.id)
+
+
+def _case_list(entries: Sequence[Entry], here: str, vocab: Vocabularies) -> list[str]:
+    lines = []
+    for entry in sorted(entries, key=lambda e: e.case.title.lower()):
+        case = entry.case
+        regions = ", ".join(_labels(vocab.regions, case.region)) or "National"
+        tiers = ", ".join(_labels(vocab.tiers, case.tiers))
+        lines.append(
+            f"- **{_md_link(case.title, here, case_path(case.id))}** "
+            f"({md_text(regions)}; {md_text(tiers)}): {md_text(case.summary)}"
+        )
+    return lines
+
+
+def _grouped(entries: Sequence[Entry], facet: Facet) -> dict[str, list[Entry]]:
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        for value in facet_values(entry.case, facet):
+            groups.setdefault(value, []).append(entry)
+    return groups
+
+
+def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage]:
+    """The browse index, an index per facet, and a page per vocabulary value (even if empty)."""
+    pages: list[SitePage] = []
+    overview = [
+        "# Browse",
+        "",
+        f"Browse the {len(entries)} case studies by where they are and what they do. Every value "
+        "has a page, even with no case study yet: an empty page is a gap to fill.",
+        "",
+    ]
+    for facet in BROWSE_FACETS:
+        vocabulary = _vocab(vocab, facet)
+        groups = _grouped(entries, facet)
+        facet_index = browse_path(facet)
+        overview += [
+            f"## {facet.title}",
+            "",
+            f"{_md_link('All ' + facet.plural, 'browse/index.md', facet_index)}: "
+            + ", ".join(
+                f"{_md_link(t.label, 'browse/index.md', browse_path(facet, t.id))} "
+                f"({len(groups.get(t.id, []))})"
+                for t in vocabulary.terms
+                if groups.get(t.id)
+            ),
+            "",
+        ]
+        heading = facet.title if facet is ICS else facet.title.lower()
+        lines = [f"# Case studies by {md_text(heading)}", ""]
+        if facet is ICS:
+            lines += _ics_index(vocabulary, groups, vocab, facet_index)
+        else:
+            rows = [
+                (
+                    _md_link(t.label, facet_index, browse_path(facet, t.id)),
+                    str(len(groups.get(t.id, []))),
+                    md_text(t.description),
+                )
+                for t in vocabulary.terms
+            ]
+            lines += [*_table((facet.title, "Case studies", "What it means"), rows), ""]
+        pages.append(SitePage(facet_index, "\n".join(lines), "browse"))
+        for term in vocabulary.terms:
+            here = browse_path(facet, term.id)
+            members = groups.get(term.id, [])
+            body = [f"# {md_text(term.label)}", ""]
+            kind = facet.title.lower() if facet is not ICS else "integrated care system"
+            if term.description:
+                body += [md_text(term.description), ""]
+            if facet is ICS:
+                body += _ics_note(term.id, vocab, here)
+            count = len(members)
+            noun = "case study" if count == 1 else "case studies"
+            body += [f"{count} {noun} for this {md_text(kind)}.", ""]
+            if members:
+                body += [*_case_list(members, here, vocab), ""]
+            else:
+                body += [
+                    "None yet. Has your system done something here? "
+                    + _md_link("Add a case study", here, "contributing.md")
+                    + ".",
+                    "",
+                ]
+            body += [
+                _md_link(f"All {facet.plural}", here, facet_index)
+                + " · "
+                + _md_link("Filter the catalogue", here, CATALOGUE_PATH, {facet.key: term.id}),
+                "",
+            ]
+            pages.append(SitePage(here, "\n".join(body), "browse"))
+    pages.insert(0, SitePage(f"{BROWSE_DIR}/index.md", "\n".join(overview), "browse"))
+    return pages
+
+
+def _ics_index(
+    vocabulary: Vocabulary, groups: Mapping[str, list[Entry]], vocab: Vocabularies, here: str
+) -> list[str]:
+    lines: list[str] = []
+    for region in vocab.regions.terms:
+        terms = [t for t in vocabulary.terms if t.region == region.id]
+        if not terms:
+            continue
+        lines += [f"## {md_text(region.label)}", ""]
+        rows = []
+        for term in terms:
+            label = term.label
+            if term.valid_from and term.valid_from.year >= 2026:
+                label += f" (from {term.valid_from.isoformat()})"
+            rows.append(
+                (
+                    _md_link(label, here, browse_path(ICS, term.id)),
+                    str(len(groups.get(term.id, []))),
+                )
+            )
+        lines += [*_table(("Integrated care system", "Case studies"), rows), ""]
+    return lines
+
+
+def _ics_note(ics_id: str, vocab: Vocabularies, here: str) -> list[str]:
+    term = vocab.ics.get(ics_id)
+    notes = []
+    if term.region:
+        notes.append(
+            "Region: "
+            + _md_link(vocab.regions.label(term.region), here, browse_path(REGION, term.region))
+        )
+    if term.successors:
+        notes.append(
+            "From "
+            + (term.valid_to.isoformat() if term.valid_to else "2026")
+            + " part of "
+            + ", ".join(
+                _md_link(vocab.ics.label(s), here, browse_path(ICS, s)) for s in term.successors
+            )
+            + (" (provisional)" if term.provisional else "")
+        )
+    if term.predecessors:
+        notes.append(
+            "Formed from "
+            + ", ".join(
+                _md_link(vocab.ics.label(p), here, browse_path(ICS, p)) for p in term.predecessors
+            )
+        )
+    return [". ".join(notes) + ".", ""] if notes else []
+
+
+def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
+    """Every case study on one page, with filters that run in the browser (no server)."""
+    here = CATALOGUE_PATH
+    total = len(entries)
+    lines = [
+        "# Catalogue",
+        "",
+        "Every case study in the library. Choose any combination of filters to narrow the list; "
+        "the address of the page keeps your choices, so you can share it.",
+        "",
+        '<form class="kb-filters" id="kb-filters" aria-label="Filter case studies" hidden>',
+    ]
+    for facet in CATALOGUE_FACETS:
+        vocabulary = _vocab(vocab, facet)
+        counts = Counter(v for e in entries for v in facet_values(e.case, facet))
+        options = [f'<option value="">Any {html.escape(facet.title.lower())}</option>']
+        options += [
+            f'<option value="{attr(t.id)}">{html.escape(t.label)} ({counts[t.id]})</option>'
+            for t in vocabulary.terms
+            if counts[t.id]
+        ]
+        lines += [
+            '<div class="kb-filter">',
+            f'<label for="kb-filter-{facet.key}">{html.escape(facet.title)}</label>',
+            f'<select id="kb-filter-{facet.key}" name="{facet.key}" data-facet="{facet.key}">',
+            *options,
+            "</select>",
+            "</div>",
+        ]
+    lines += [
+        '<div class="kb-filter kb-filter-actions">',
+        '<button type="reset" class="md-button">Clear filters</button>',
+        "</div>",
+        "</form>",
+        "",
+        f'<p class="kb-count" id="kb-count" role="status" aria-live="polite" data-total="{total}">'
+        f"{total} case studies.</p>",
+        "",
+        '<div class="kb-catalogue" id="kb-catalogue" markdown>',
+        "",
+    ]
+    for entry in sorted(entries, key=lambda e: e.case.title.lower()):
+        case = entry.case
+        data = " ".join(
+            f'data-{facet.key}="{attr(" ".join(facet_values(case, facet)))}"'
+            for facet in CATALOGUE_FACETS
+        )
+        where = ", ".join(_labels(vocab.regions, case.region)) or "National"
+        if case.ics:
+            where += " · " + ", ".join(_labels(vocab.ics, case.ics))
+        tiers = ", ".join(_labels(vocab.tiers, case.tiers))
+        status = vocab.statuses.label(case.status) if case.status else ""
+        lines += [
+            f'<div class="kb-card" {data} markdown>',
+            "",
+            f"**{_md_link(case.title, here, case_path(case.id))}**",
+            "",
+            md_text(case.summary),
+            "",
+            f"{md_text(where)} · {md_text(tiers)}" + (f" · {md_text(status)}" if status else ""),
+            "{ .kb-card-meta }",
+            "",
+            "</div>",
+            "",
+        ]
+    lines += ["</div>", ""]
+    return SitePage(here, "\n".join(lines), "catalogue")
+
+
+def _heat(count: int) -> int:
+    for level, floor in enumerate((1, 2, 4, 8)):
+        if count < floor:
+            return level
+    return 4
+
+
+def _coverage_table(
+    entries: Sequence[Entry],
+    rows_facet: Facet,
+    cols_facet: Facet,
+    vocab: Vocabularies,
+) -> list[str]:
+    here = COVERAGE_PATH
+    row_terms = _vocab(vocab, rows_facet).terms
+    col_terms = _vocab(vocab, cols_facet).terms
+    counts: Counter[tuple[str, str]] = Counter()
+    for entry in entries:
+        for row_id in facet_values(entry.case, rows_facet):
+            for col_id in facet_values(entry.case, cols_facet):
+                counts[(row_id, col_id)] += 1
+    header = (rows_facet.title, *(t.label for t in col_terms))
+    rows = []
+    for r in row_terms:
+        cells = [_md_link(r.label, here, browse_path(rows_facet, r.id))]
+        for c in col_terms:
+            n = counts[(r.id, c.id)]
+            number = (
+                _md_link(str(n), here, CATALOGUE_PATH, {rows_facet.key: r.id, cols_facet.key: c.id})
+                if n
+                else "0"
+            )
+            cells.append(f'<span class="kb-heat kb-heat-{_heat(n)}">{number}</span>')
+        rows.append(cells)
+    return [*_table([md_text(h) for h in header], rows), ""]
+
+
+def coverage_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
+    """Counts of case studies by region x tier and MEPS x 3Cs: where the library is thin."""
+    lines = [
+        "# Coverage",
+        "",
+        f"Where the library's {len(entries)} case studies sit. A case study with several tiers, "
+        "regions or themes counts in each. Pale and empty cells show where the library is thin: "
+        "good places for the next contribution.",
+        "",
+        "## Region and prevention tier",
+        "",
+        *_coverage_table(entries, REGION, TIER, vocab),
+        "## MEPS category and 3Cs theme",
+        "",
+        *_coverage_table(entries, MEPS, THREE_CS, vocab),
+        "## Topics",
+        "",
+    ]
+    topics = Counter(t for e in entries for t in e.case.topics)
+    missing = [t for t in vocab.topics.terms if not topics[t.id]]
+    rows = [
+        (_md_link(t.label, COVERAGE_PATH, browse_path(TOPIC, t.id)), str(topics[t.id]))
+        for t in sorted(vocab.topics.terms, key=lambda t: (-topics[t.id], t.label))
+        if topics[t.id]
+    ]
+    lines += [*_table(("Topic", "Case studies"), rows), ""]
+    if missing:
+        lines += [
+            "No case study yet on: "
+            + ", ".join(_md_link(t.label, COVERAGE_PATH, browse_path(TOPIC, t.id)) for t in missing)
+            + ".",
+            "",
+        ]
+    return SitePage(COVERAGE_PATH, "\n".join(lines), "coverage")
+
+
+def make_pages(
+    entries: Sequence[Entry],
+    similar: Mapping[str, Sequence[SimilarHit]] | None,
+    vocab: Vocabularies,
+) -> list[SitePage]:
+    """Every generated page of the site: case studies, browse pages, catalogue and coverage."""
+    by_id = {e.id: e for e in entries}
+    pages = [
+        case_page(e, None if similar is None else similar.get(e.id, ()), by_id, vocab)
+        for e in entries
+    ]
+    pages += browse_pages(entries, vocab)
+    pages.append(catalogue_page(entries, vocab))
+    pages.append(coverage_page(entries, vocab))
+    return pages
+
+
+_MARKER = re.compile(r"<!--\s*kb:(?P<name>[a-z_]+)(?:\s+(?P<arg>[a-z_]+))?\s*-->")
+_TERM_FACETS = {f.vocab: f for f in BROWSE_FACETS}
+
+
+def expand_markers(
+    markdown: str, page_path: str, entries: Sequence[Entry], vocab: Vocabularies
+) -> str:
+    """Fill hand-written pages' markers: `<!-- kb:terms tiers -->` and `<!-- kb:stats -->`."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, arg = match.group("name"), match.group("arg")
+        if name == "stats":
+            return _stats(entries, vocab, page_path)
+        if name == "terms" and arg and hasattr(vocab, arg):
+            vocabulary: Vocabulary = getattr(vocab, arg)
+            facet = _TERM_FACETS.get(arg)
+            lines = []
+            for term in vocabulary.terms:
+                label = (
+                    _md_link(term.label, page_path, browse_path(facet, term.id))
+                    if facet
+                    else md_text(term.label)
+                )
+                described = f": {md_text(term.description)}" if term.description else ""
+                lines.append(f"- **{label}**{described}")
+            return "\n".join(lines)
+        return match.group(0)
+
+    return _MARKER.sub(replace, markdown)
+
+
+def _stats(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    systems = {i for e in entries for i in e.case.ics}
+    regions = {r for e in entries for r in e.case.region}
+    return (
+        f"The library holds **{len(entries)} case studies** from **{len(systems)} integrated care "
+        f"systems** in **{len(regions)} of the {len(vocab.regions.terms)} NHS England regions**. "
+        f"See the {_md_link('coverage', page_path, COVERAGE_PATH)} for where it is thin."
+    )
+
+
+_MD_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_CASE_TARGET = re.compile(rf"^{CASES_DIR}/(?P<id>[^/]+?)(?:\.md|/|/index\.md|/index\.html)?$")
+
+
+def unknown_case_links(markdown: str, page_path: str, known_ids: Iterable[str]) -> list[str]:
+    """Case-study ids that a page links to but that are not in the library."""
+    known = set(known_ids)
+    base = posixpath.dirname(page_path)
+    missing: list[str] = []
+    for target in [*_MD_LINK.findall(markdown), *_HREF.findall(markdown)]:
+        parts = urlsplit(target)
+        if parts.scheme or parts.netloc or not parts.path:
+            continue
+        resolved = posixpath.normpath(posixpath.join(base, parts.path)).lstrip("/")
+        match = _CASE_TARGET.match(resolved)
+        if match and match.group("id") not in known and match.group("id") not in missing:
+            missing.append(match.group("id"))
+    return missing
+
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl",
+    "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p",
+    "pre", "s", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td",
+    "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "*": {"class", "id", "title", "lang"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "th": {"scope", "colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+    "ol": {"start"},
+}
+
+
+def sanitise_html(fragment: str) -> str:
+    """Remove script, event handlers, frames and unsafe URLs from rendered page HTML."""
+    import nh3
+
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
