@@ -83,7 +83,9 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
 @click.option("--ics", default="", help="The ICS, as named when the work ran.")
 @click.option("--region", default="", help="NHS England region (default: the ICS's region).")
 @click.option("--tier", "tiers", multiple=True, help="Prevention tier (repeatable).")
-@click.option("--organisation", "organisations", multiple=True, help="Lead organisation (repeatable).")
+@click.option(
+    "--organisation", "organisations", multiple=True, help="Lead organisation (repeatable)."
+)
 @click.option(
     "--content-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -116,7 +118,7 @@ def new(
         ics = ics or click.prompt("ICS (blank if national)", default="", show_default=False)
         if not tiers:
             answer = click.prompt(
-                "Prevention tiers (wider-determinants, primary, secondary, tertiary; comma-separated)",
+                "Prevention tiers (wider-determinants, primary, secondary, tertiary)",
                 default="",
                 show_default=False,
             )
@@ -160,6 +162,135 @@ def schema(output: Path | None) -> None:
         click.echo(f"Wrote {output}", err=True)
 
 
+# ---- search: kb index, kb search, kb similar -------------------------------------------------
+
+_FILTER_OPTIONS = (
+    # (option, Filters field, help)
+    ("--region", "region", "NHS England region"),
+    ("--ics", "ics", "integrated care system (a merged ICS includes its predecessors)"),
+    ("--tier", "tiers", "prevention tier"),
+    ("--meps", "meps", "MEPS determinant"),
+    ("--three-cs", "three_cs", "3Cs barrier overcome"),
+    ("--topic", "topics", "topic"),
+    ("--kaiser", "kaiser_level", "Kaiser pyramid level"),
+    ("--status", "status", "status"),
+    ("--level", "level", "level of the system"),
+    ("--enabler", "enablers", "enabler"),
+    ("--challenge", "challenges", "challenge"),
+    ("--driver", "drivers", "driver of short-term impact"),
+)
+
+
+def _search_options(func: Any) -> Any:
+    """Filter, limit and output options shared by `kb search` and `kb similar`."""
+    for option, name, text in reversed(_FILTER_OPTIONS):
+        func = click.option(
+            option,
+            name,
+            multiple=True,
+            metavar="VALUE",
+            help=f"Only this {text} (id, label or alias; repeat for any of several).",
+        )(func)
+    func = click.option(
+        "--evidence",
+        "evidence_min",
+        type=click.IntRange(1, 5),
+        default=None,
+        help="Only evidence at this Nesta level or above (1-5).",
+    )(func)
+    func = click.option(
+        "--limit",
+        type=click.IntRange(1, 1000),
+        default=None,
+        help="How many results (search: 10, similar: 5).",
+    )(func)
+    func = click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")(func)
+    return func
+
+
+def _run_search(query: str | None, similar_to: str | None, options: dict[str, Any]) -> None:
+    from kb.search import Filters, find, format_rows
+
+    as_json = options.pop("as_json")
+    limit = options.pop("limit") or (5 if similar_to else 10)
+    evidence_min = options.pop("evidence_min")
+    filters = Filters.parse({k: v for k, v in options.items() if v}, evidence_min=evidence_min)
+    settings = _settings()
+    rows = find(
+        settings.content_dir,
+        settings.cache_dir,
+        query=query,
+        similar_to=similar_to,
+        filters=filters,
+        limit=limit,
+    )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_rows(rows))
+
+
+@main.command()
+@click.option(
+    "--model",
+    default=None,
+    help="Folder of a sentence-transformers model "
+    "(default: KB_MODEL or the packaged all-MiniLM-L6-v2).",
+)
+@click.option("--rebuild", is_flag=True, help="Embed every case study again.")
+def index(model: str | None, rebuild: bool) -> None:
+    """Build or update the search index (only new or changed case studies are embedded)."""
+    from kb.index import index_library
+
+    settings = _settings()
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Embedding passages", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        report = index_library(
+            settings.content_dir,
+            settings.cache_dir,
+            model=model or settings.model,
+            progress=progress,
+            rebuild=rebuild,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for message in report.messages:
+        click.echo(message, err=True)
+    click.echo(
+        f"Indexed {len(report.added)} new, {len(report.updated)} changed, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged "
+        f"({report.passages} passages) in {settings.cache_dir}"
+    )
+
+
+@main.command()
+@click.argument("query")
+@_search_options
+def search(query: str, **options: Any) -> None:
+    """Find case studies in your own words, e.g. kb search "older people falling at home".
+
+    Results are ranked by meaning and by words (hybrid), after filters. Run `kb index` first.
+    """
+    _run_search(query, None, options)
+
+
+@main.command()
+@click.argument("case_id", metavar="ID")
+@_search_options
+def similar(case_id: str, **options: Any) -> None:
+    """Case studies most like the one with this id (more like this)."""
+    _run_search(None, case_id, options)
+
+
 @main.command()
 @click.argument("field", required=False)
 def vocab(field: str | None) -> None:
@@ -174,11 +305,64 @@ def vocab(field: str | None) -> None:
         click.echo("Controlled fields: " + ", ".join(names))
         return
     key = field.replace("-", "_")
-    aliases = {"region": "regions", "tier": "tiers", "kaiser_level": "kaiser", "topic": "topics",
-               "status": "statuses", "level": "levels", "unit": "units"}
+    aliases = {
+        "region": "regions",
+        "tier": "tiers",
+        "kaiser_level": "kaiser",
+        "topic": "topics",
+        "status": "statuses",
+        "level": "levels",
+        "unit": "units",
+    }
     key = aliases.get(key, key)
     if key not in names:
         raise click.UsageError(f"unknown field '{field}'; choose from: {', '.join(names)}")
     for term in getattr(vocabularies, key).terms:
         extra = f"  (region: {term.region})" if term.region else ""
         click.echo(f"{term.id:<45} {term.label}{extra}")
+
+
+@main.command()
+@click.option("--strict", is_flag=True, help="Fail on any warning, such as a broken link.")
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the site (default: build/site, or KB_SITE_DIR).",
+)
+def build(strict: bool, site_dir: Path | None) -> None:
+    """Validate the content, update the search index and build the static site.
+
+    Exit 0 when built, 1 when the content is invalid or the build fails.
+    """
+    from dataclasses import replace
+
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from kb.mkdocs_plugin import build_site
+
+    settings = _settings()
+    if site_dir is not None:
+        settings = replace(settings, site_dir=site_dir)
+    report = build_site(settings, strict=strict, progress=lambda m: click.echo(m, err=True))
+    for warning in report.warnings:
+        click.secho(warning, fg="yellow", err=True)
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.seconds.items())
+    click.echo(f"Built {report.cases} case studies into {report.site_dir} ({stages})")
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--strict", is_flag=True, help="Fail on any warning, such as a broken link.")
+def serve(port: int, strict: bool) -> None:
+    """Build the site and serve it on 127.0.0.1, rebuilding when content/ changes."""
+    import logging
+
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from kb.mkdocs_plugin import serve_site
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+    mkdocs_log = logging.getLogger("mkdocs")
+    mkdocs_log.addHandler(handler)
+    mkdocs_log.setLevel(logging.INFO)
+    serve_site(_settings(), port=port, strict=strict, progress=lambda m: click.echo(m, err=True))

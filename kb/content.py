@@ -1,6 +1,6 @@
 """Finding and reading case-study files: front-matter split, safe YAML with locations, sections.
 
-Nothing here trusts the file. YAML is read with the safe loader, aliases are refused (no alias bombs),
+Nothing here trusts the file. YAML is read with the safe loader, aliases are refused (no bombs),
 nesting depth and file size are capped, and every key keeps the line and column it was written on so
 that a problem can point at it.
 """
@@ -126,7 +126,7 @@ class Entry:
 
 
 def find_case_files(paths: Iterable[Path]) -> list[Path]:
-    """Markdown files under the given files or folders, sorted; files starting with _ are skipped."""
+    """Markdown files under the given files or folders, sorted; names starting with _ skipped."""
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
@@ -191,21 +191,25 @@ def _check_events(text: str, first_line: int) -> None:
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent):
             mark = event.start_mark
+            assert mark is not None
             raise FileError(
                 f"YAML alias '*{event.anchor}' is not allowed in case studies",
                 line=mark.line + first_line,
                 column=mark.column + 1,
-                hint="write the value out in full instead of using anchors (&) and aliases (*)", code="yaml",
+                hint="write the value out in full instead of using anchors (&) and aliases (*)",
+                code="yaml",
             )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 mark = event.start_mark
+                assert mark is not None
                 raise FileError(
                     f"the YAML is nested more than {MAX_DEPTH} levels deep",
                     line=mark.line + first_line,
                     column=mark.column + 1,
-                    hint="case-study fields are at most three levels deep; check the indentation", code="yaml",
+                    hint="case-study fields are at most three levels deep; check the indentation",
+                    code="yaml",
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -220,14 +224,15 @@ def parse_front_matter(text: str, first_line: int = 1) -> Located:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + first_line) if mark else first_line
-        column = (mark.column + 1) if mark else 1
+        line = (mark.line + first_line) if mark is not None else first_line
+        column = (mark.column + 1) if mark is not None else 1
         problem = exc.problem or "malformed YAML"
         raise FileError(
             f"invalid YAML: {problem}",
             line=line,
             column=column,
-            hint="check indentation, colons after keys, and quote text containing ': ' or '#'", code="yaml",
+            hint="check indentation, colons after keys, and quote text containing ': ' or '#'",
+            code="yaml",
         ) from None
     except yaml.YAMLError as exc:
         raise FileError(f"invalid YAML: {exc}", line=first_line, code="yaml") from None
@@ -267,16 +272,23 @@ def _build(
         for key_node, value_node in node.value:
             kmark = key_node.start_mark
             where = (kmark.line + first_line, kmark.column + 1)
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
                 raise FileError(
-                    "a key must be a plain word such as 'title'", *where, hint="check the line", code="yaml"
+                    "a key must be a plain word such as 'title'",
+                    *where,
+                    hint="check the line",
+                    code="yaml",
                 )
             key = str(key_node.value)
             if key in result:
                 raise FileError(
                     f"the key '{key}' appears twice",
                     *where,
-                    hint="YAML keeps only the last one; merge the two into one", code="yaml",
+                    hint="YAML keeps only the last one; merge the two into one",
+                    code="yaml",
                 )
             positions[(*path, key)] = where
             result[key] = _build(value_node, (*path, key), positions, constructor, first_line)
@@ -296,7 +308,8 @@ def _build(
             f"unsupported YAML value: {problem}",
             mark.line + first_line,
             mark.column + 1,
-            hint="write plain text, numbers, lists or fields; YAML tags like !!python are refused", code="yaml",
+            hint="write plain text, numbers, lists or fields; YAML tags like !!python are refused",
+            code="yaml",
         ) from None
 
 
@@ -338,7 +351,9 @@ def load_library(content_dir: Path) -> list[Entry]:
     return list(report.entries)
 
 
-def iter_strings(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def iter_strings(
+    data: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Every string value in nested data, with its field path."""
     if isinstance(data, str):
         yield path, data

@@ -42,7 +42,7 @@ _STARTED = re.compile(r"^(19|20)\d{2}(-(0[1-9]|1[0-2]))?$")
 
 
 def _vocab_id(attr: str) -> Any:
-    """A validator that maps a value to the canonical id of vocabulary `attr`, or fails with a hint."""
+    """A validator mapping a value to the id of vocabulary `attr`, or failing with a hint."""
 
     def check(value: str) -> str:
         vocabulary = getattr(load_vocabularies(), attr)
@@ -172,14 +172,20 @@ FigureValue = Annotated[
 class Figure(_Strict):
     """A number the sources give, with what it counts and where it comes from."""
 
-    metric: Text = Field(description="What is counted, in plain words, e.g. 'falls-related admissions'.")
+    metric: Text = Field(
+        description="What is counted, in plain words, e.g. 'falls-related admissions'."
+    )
     value: FigureValue = Field(description="A number, or {low: .., high: ..} for a range.")
     qualifier: Literal["about", "at-least", "more-than", "up-to", "less-than"] | None = Field(
         None, description="When the source says 'about', 'over', 'up to' and so on."
     )
     unit: VocabId("units") = Field(description="GBP, percent, people, count, days, ...")  # type: ignore[valid-type]
-    timeframe: str = Field("not stated", description="The period the figure covers, as the source states it.")
-    comparator: str = Field("not stated", description="What the figure is compared with, if anything.")
+    timeframe: str = Field(
+        "not stated", description="The period the figure covers, as the source states it."
+    )
+    comparator: str = Field(
+        "not stated", description="What the figure is compared with, if anything."
+    )
     source: int = Field(1, ge=1, description="Which entry of `sources` gives it (1 = the first).")
     page: str | int | None = Field(None, description="Page number or section of the source.")
     note: str | None = Field(None, description="Anything a reader needs to read the figure right.")

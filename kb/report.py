@@ -22,7 +22,9 @@ def _text(report: Report) -> str:
         f"{report.files_checked} file(s) checked: {len(report.errors)} error(s) in "
         f"{bad_files} file(s), {len(report.warnings)} warning(s)"
     )
-    lines.append(summary if report.problems else f"{report.files_checked} file(s) checked: all valid")
+    lines.append(
+        summary if report.problems else f"{report.files_checked} file(s) checked: all valid"
+    )
     return "\n".join(lines)
 
 

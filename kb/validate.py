@@ -1,7 +1,8 @@
 """Every check on case-study files, collected as Problem records (never raised, never printed).
 
-`validate_paths` reads each file, checks its YAML, its fields against the model and vocabularies, its
-body sections, unsafe HTML and likely personal data, then checks across files (unique ids). Rendering
+`validate_paths` reads each file, checks its YAML, its fields against the model and vocabularies,
+its body sections, unsafe HTML and likely personal data, then checks across files (unique ids).
+Rendering
 the problems as text, JSON or GitHub annotations is `kb.report`'s job.
 """
 
@@ -123,7 +124,10 @@ def validate_paths(paths: Sequence[Path]) -> Report:
                 others = ", ".join(p for p, _, _ in places if p != place[0])
                 report.problems.append(
                     Problem(
-                        place[0], place[1], place[2], "id",
+                        place[0],
+                        place[1],
+                        place[2],
+                        "id",
                         f"the id '{case_id}' is also used by {others}",
                         "every case study needs its own id; rename one file and its id",
                         code="duplicate-id",
@@ -136,13 +140,17 @@ def validate_paths(paths: Sequence[Path]) -> Report:
 
 
 def validate_file(path: Path) -> tuple[list[Problem], Entry | None, tuple[str, int, int] | None]:
-    """Problems of one file, its Entry if it parsed, and (id, line, column) for cross-file checks."""
+    """Problems of one file, its Entry if valid, and (id, line, column) for cross-file checks."""
     name = str(path)
     try:
         source = read_source(path)
         located = parse_front_matter(source.front_matter, source.front_matter_line)
     except FileError as exc:
-        return [Problem(name, exc.line, exc.column, "", exc.message, exc.hint, code=exc.code)], None, None
+        return (
+            [Problem(name, exc.line, exc.column, "", exc.message, exc.hint, code=exc.code)],
+            None,
+            None,
+        )
 
     problems: list[Problem] = []
     sections = split_sections(source.body, source.body_line)
@@ -158,7 +166,10 @@ def validate_file(path: Path) -> tuple[list[Problem], Entry | None, tuple[str, i
         if raw_id != path.stem:
             problems.append(
                 Problem(
-                    name, line, column, "id",
+                    name,
+                    line,
+                    column,
+                    "id",
                     f"the id '{raw_id}' differs from the file name '{path.stem}'",
                     f"rename the file to {raw_id}.md, or set id: {path.stem}",
                     code="id-filename",
@@ -189,16 +200,26 @@ def validate_file(path: Path) -> tuple[list[Problem], Entry | None, tuple[str, i
 _UNION_TAGS = {"int", "float", "str", "bool", "number", "range", "list", "dict", "none"}
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> FieldPath:
-    """Drop the union-member names pydantic adds (such as 'float' or 'range') from a location."""
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> FieldPath:
+    """Drop the union-member names pydantic adds (such as 'float' or 'range') from a location.
+
+    A part is kept when it exists in the data at that point (a real key or list index), or when it
+    names a field that is missing; it is dropped when it is a type name pydantic made up.
+    """
     out: list[str | int] = []
+    node = data
     for part in loc:
-        if isinstance(part, int):
-            out.append(part)
-        elif part in _UNION_TAGS or not re.fullmatch(r"[a-z_][a-z0-9_]*", str(part)):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif isinstance(part, str) and (
+            part in _UNION_TAGS or not re.fullmatch(r"[a-z_][a-z0-9_]*", part)
+        ):
             continue
         else:
-            out.append(str(part))
+            node = None
+        out.append(part)
     return tuple(out)
 
 
@@ -232,27 +253,33 @@ def _model_problems(name: str, located: Located, exc: ValidationError) -> list[P
     problems: list[Problem] = []
     seen: set[tuple[FieldPath, str]] = set()
     for error in exc.errors(include_url=False):
-        loc = _clean_loc(error["loc"])
+        loc = _clean_loc(error["loc"], located.data)
         ctx = error.get("ctx") or {}
         if "field" in ctx:
             loc = (*loc, ctx["field"])
         kind = error["type"]
         hint = str(ctx.get("hint", ""))
         message = error["msg"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and loc:
             key = str(loc[-1])
             model = _model_at(loc[:-1])
             known = list(model.model_fields) if model else []
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             message = f"unknown field '{key}'"
             hint = f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(known)
-        elif kind == "missing":
+        elif kind == "missing" and loc:
             model = _model_at(loc[:-1])
             info = model.model_fields.get(str(loc[-1])) if model else None
             message = f"'{loc[-1]}' is required"
             hint = (info.description or "") if info else ""
             hint = hint or "add it; see `kb new` for a template"
-        elif kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+        elif kind in (
+            "string_type",
+            "list_type",
+            "dict_type",
+            "model_type",
+            "model_attributes_type",
+        ):
             wanted = {
                 "string_type": "text",
                 "list_type": "a list",
@@ -280,14 +307,12 @@ def _model_problems(name: str, located: Located, exc: ValidationError) -> list[P
             info = model.model_fields.get(str(loc[-1])) if model and loc else None
             hint = (info.description or "") if info else ""
             hint = f"{loc[-1]}: {hint}" if hint else "`kb schema` describes every field"
-        key = (loc, message)
-        if key in seen:
+        seen_key = (loc, message)
+        if seen_key in seen:
             continue
-        seen.add(key)
+        seen.add(seen_key)
         line, column = located.position(loc)
-        problems.append(
-            Problem(name, line, column, format_field(loc), message, hint, code=kind)
-        )
+        problems.append(Problem(name, line, column, format_field(loc), message, hint, code=kind))
     return problems
 
 
@@ -306,7 +331,9 @@ def _check_ics(name: str, located: Located) -> list[Problem]:
     vocab = load_vocabularies()
     problems: list[Problem] = []
     regions = [
-        vocab.regions.resolve(r) for _, r in _raw_list(located.data.get("region")) if isinstance(r, str)
+        vocab.regions.resolve(r)
+        for _, r in _raw_list(located.data.get("region"))
+        if isinstance(r, str)
     ]
     known_regions = [r for r in regions if r]
     started = located.data.get("started")
@@ -319,21 +346,44 @@ def _check_ics(name: str, located: Located) -> list[Problem]:
         line, column = located.position(path)
         home = vocab.regions.label(term.region or "")
         if not regions:
-            problems.append(Problem(name, line, column, "region",
-                                    "'region' is required when 'ics' is given",
-                                    f"add region: {home}", code="missing"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    column,
+                    "region",
+                    "'region' is required when 'ics' is given",
+                    f"add region: {home}",
+                    code="missing",
+                )
+            )
         elif known_regions and term.region not in known_regions:
             stated = ", ".join(vocab.regions.label(r) for r in known_regions)
-            problems.append(Problem(name, line, column, format_field(path),
-                                    f"the ICS '{term.label}' is in {home}, not in {stated}",
-                                    f"set region: {home}, or check the ICS", code="ics-region"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    column,
+                    format_field(path),
+                    f"the ICS '{term.label}' is in {home}, not in {stated}",
+                    f"set region: {home}, or check the ICS",
+                    code="ics-region",
+                )
+            )
         if started_year.isdigit() and term.valid_to and started_year > str(term.valid_to.year):
             successors = ", ".join(vocab.ics.label(s) for s in term.successors) or "its successor"
-            problems.append(Problem(name, line, column, format_field(path),
-                                    f"'{term.label}' ended on {term.valid_to}, before this "
-                                    "initiative started",
-                                    f"name the ICS of the time: {successors}", "warning",
-                                    "ics-dates"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    column,
+                    format_field(path),
+                    f"'{term.label}' ended on {term.valid_to}, before this initiative started",
+                    f"name the ICS of the time: {successors}",
+                    "warning",
+                    "ics-dates",
+                )
+            )
     return problems
 
 
@@ -344,29 +394,52 @@ def _check_ics(name: str, located: Located) -> list[Problem]:
 def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
     problems: list[Problem] = []
 
-    def add(path: FieldPath, message: str, hint: str, severity: Severity = "error",
-            code: str = "invalid") -> None:
+    def add(
+        path: FieldPath,
+        message: str,
+        hint: str,
+        severity: Severity = "error",
+        code: str = "invalid",
+    ) -> None:
         line, column = located.position(path)
-        problems.append(Problem(name, line, column, format_field(path), message, hint, severity, code))
+        problems.append(
+            Problem(name, line, column, format_field(path), message, hint, severity, code)
+        )
 
     if not case.region and not case.ics and "national" not in case.level:
-        add(("region",), "'region' is required unless the work is national",
-            "add region, or level: [national]", code="missing")
+        add(
+            ("region",),
+            "'region' is required unless the work is national",
+            "add region, or level: [national]",
+            code="missing",
+        )
     for kind, figures in (("outcomes", case.outcomes), ("context_figures", case.context_figures)):
         for index, figure in enumerate(figures):
             if figure.source > len(case.sources):
-                add((kind, index, "source"),
+                add(
+                    (kind, index, "source"),
                     f"source {figure.source} does not exist: there are {len(case.sources)} sources",
                     "number the sources from 1, in the order of the 'sources' list",
-                    code="source-index")
+                    code="source-index",
+                )
     for field_name in ("meps", "three_cs"):
         if not getattr(case, field_name):
-            add((field_name,), f"no '{field_name}' tags: leaders filtering by them will not find it",
-                "add at least one, with a line in 'rationale' saying why", "warning", code="tags")
+            add(
+                (field_name,),
+                f"no '{field_name}' tags: leaders filtering by them will not find it",
+                "add at least one, with a line in 'rationale' saying why",
+                "warning",
+                code="tags",
+            )
     if not case.outcomes:
-        add(("outcomes",), "no outcomes: readers cannot see what changed",
+        add(
+            ("outcomes",),
+            "no outcomes: readers cannot see what changed",
             "add outcomes with their status (achieved, estimated or target), or say in the body "
-            "that none are reported yet", "warning", code="outcomes")
+            "that none are reported yet",
+            "warning",
+            code="outcomes",
+        )
     return problems
 
 
@@ -386,36 +459,76 @@ def _check_sections(name: str, source: SourceFile, sections: Sequence[Any]) -> l
             close = difflib.get_close_matches(wanted.lower(), list(folded), n=1, cutoff=0.6)
             if close and close[0] not in [w.lower() for w in REQUIRED_SECTIONS]:
                 bad = folded[close[0]]
-                problems.append(Problem(
-                    name, bad.line, 1, f"## {wanted}",
-                    f"the section '## {bad.heading}' should be '## {wanted}'",
-                    f"rename the heading to '## {wanted}'", code="section"))
+                problems.append(
+                    Problem(
+                        name,
+                        bad.line,
+                        1,
+                        f"## {wanted}",
+                        f"the section '## {bad.heading}' should be '## {wanted}'",
+                        f"rename the heading to '## {wanted}'",
+                        code="section",
+                    )
+                )
             else:
-                problems.append(Problem(
-                    name, end_line, 1, f"## {wanted}", f"the section '## {wanted}' is missing",
-                    "sections, in order: " + "; ".join(REQUIRED_SECTIONS)
-                    + ". Write 'Not stated in the sources.' when nothing is known", code="section"))
+                problems.append(
+                    Problem(
+                        name,
+                        end_line,
+                        1,
+                        f"## {wanted}",
+                        f"the section '## {wanted}' is missing",
+                        "sections, in order: "
+                        + "; ".join(REQUIRED_SECTIONS)
+                        + ". Write 'Not stated in the sources.' when nothing is known",
+                        code="section",
+                    )
+                )
             continue
         position = headings.index(section.heading)
         if position < last_found:
-            problems.append(Problem(
-                name, section.line, 1, f"## {wanted}", f"the section '## {wanted}' is out of order",
-                "sections, in order: " + "; ".join(REQUIRED_SECTIONS), code="section"))
+            problems.append(
+                Problem(
+                    name,
+                    section.line,
+                    1,
+                    f"## {wanted}",
+                    f"the section '## {wanted}' is out of order",
+                    "sections, in order: " + "; ".join(REQUIRED_SECTIONS),
+                    code="section",
+                )
+            )
         last_found = max(last_found, position)
         if not _COMMENT.sub("", section.text).strip():
-            problems.append(Problem(
-                name, section.line, 1, f"## {wanted}", f"the section '## {wanted}' is empty",
-                "write what the sources say, or 'Not stated in the sources.'", code="section"))
+            problems.append(
+                Problem(
+                    name,
+                    section.line,
+                    1,
+                    f"## {wanted}",
+                    f"the section '## {wanted}' is empty",
+                    "write what the sources say, or 'Not stated in the sources.'",
+                    code="section",
+                )
+            )
     required = {w.lower() for w in REQUIRED_SECTIONS}
     for section in sections:
         key = section.heading.strip().lower()
         if key not in required and not difflib.get_close_matches(
             key, list(required), n=1, cutoff=0.6
         ):
-            problems.append(Problem(
-                name, section.line, 1, f"## {section.heading}",
-                f"unexpected section '## {section.heading}'",
-                "use ### for a sub-heading inside a required section", "warning", code="section"))
+            problems.append(
+                Problem(
+                    name,
+                    section.line,
+                    1,
+                    f"## {section.heading}",
+                    f"unexpected section '## {section.heading}'",
+                    "use ### for a sub-heading inside a required section",
+                    "warning",
+                    code="section",
+                )
+            )
     return problems
 
 
@@ -428,15 +541,30 @@ def _check_placeholders(name: str, source: SourceFile, located: Located) -> list
     for path, value in iter_strings(located.data):
         if value.strip() == PLACEHOLDER:
             line, column = located.position(path)
-            problems.append(Problem(name, line, column, format_field(path),
-                                    f"'{format_field(path)}' still holds the placeholder TODO",
-                                    "replace it with the real value", code="placeholder"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    column,
+                    format_field(path),
+                    f"'{format_field(path)}' still holds the placeholder TODO",
+                    "replace it with the real value",
+                    code="placeholder",
+                )
+            )
     for offset, text in enumerate(source.body.split("\n")):
         if text.strip() == PLACEHOLDER:
-            problems.append(Problem(name, source.body_line + offset, 1, "body",
-                                    "a TODO placeholder is still in the text",
-                                    "replace it with what the sources say, or 'Not stated in the "
-                                    "sources.'", code="placeholder"))
+            problems.append(
+                Problem(
+                    name,
+                    source.body_line + offset,
+                    1,
+                    "body",
+                    "a TODO placeholder is still in the text",
+                    "replace it with what the sources say, or 'Not stated in the sources.'",
+                    code="placeholder",
+                )
+            )
     return problems
 
 
@@ -449,17 +577,52 @@ _DANGEROUS_TAG = re.compile(
     re.IGNORECASE,
 )
 _EVENT_ATTR = re.compile(r"<[a-z][^>]*?[\s/\"']on[a-z]+\s*=", re.IGNORECASE | re.DOTALL)
-_SCRIPT_URL = re.compile(r"(javascript|vbscript|livescript)\s*:|data\s*:\s*text/html", re.IGNORECASE)
+_SCRIPT_URL = re.compile(
+    r"(javascript|vbscript|livescript)\s*:|data\s*:\s*text/html", re.IGNORECASE
+)
 _ANY_TAG = re.compile(r"<\s*/?\s*([a-z][a-z0-9]*)(?=[\s/>])", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _ROLE_WORDS = {
-    "info", "enquiries", "enquiry", "contact", "admin", "hello", "team", "office", "press", "media",
-    "communications", "comms", "support", "help", "feedback", "general", "mail", "reception",
-    "england", "engagement", "partnerships", "prevention", "publichealth", "public", "health",
-    "nhs", "icb", "ics", "noreply", "no-reply", "webmaster", "service", "services", "programme",
+    "info",
+    "enquiries",
+    "enquiry",
+    "contact",
+    "admin",
+    "hello",
+    "team",
+    "office",
+    "press",
+    "media",
+    "communications",
+    "comms",
+    "support",
+    "help",
+    "feedback",
+    "general",
+    "mail",
+    "reception",
+    "england",
+    "engagement",
+    "partnerships",
+    "prevention",
+    "publichealth",
+    "public",
+    "health",
+    "nhs",
+    "icb",
+    "ics",
+    "noreply",
+    "no-reply",
+    "webmaster",
+    "service",
+    "services",
+    "programme",
 }
 _PHONE = re.compile(r"(?<![\w£$.,/])(\+44\s?(?:\(0\)\s?)?|\(?0)(\d[\d\s\-()]{8,13}\d)(?![\w%])")
 _NHS_NUMBER = re.compile(r"(?<![\w£$.,/-])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![\w%.,]\d|\w)")
+
+
+_WORTH_SCANNING = re.compile(r"[<@:&]|\d[\d\s()+-]{8}")
 
 
 def nhs_number_valid(digits: str) -> bool:
@@ -476,53 +639,98 @@ def nhs_number_valid(digits: str) -> bool:
 def _scan_text(text: str) -> list[tuple[int, int, str, str, Severity, str]]:
     """Findings in a piece of text: (offset, length, message, hint, severity, code)."""
     found: list[tuple[int, int, str, str, Severity, str]] = []
+    if not _WORTH_SCANNING.search(text):
+        return found
     # entity-encoded tricks (&#106;avascript:) are decoded for the scan
     decoded = html.unescape(text) if "&" in text else text
     for match in _DANGEROUS_TAG.finditer(decoded):
-        found.append((match.start(), len(match.group(0)),
-                      f"raw HTML <{match.group(1).lower()}> is not allowed: it could run script",
-                      "remove the tag; use Markdown for formatting and links", "error", "unsafe-html"))
+        found.append(
+            (
+                match.start(),
+                len(match.group(0)),
+                f"raw HTML <{match.group(1).lower()}> is not allowed: it could run script",
+                "remove the tag; use Markdown for formatting and links",
+                "error",
+                "unsafe-html",
+            )
+        )
     for match in _EVENT_ATTR.finditer(decoded):
-        found.append((match.start(), len(match.group(0)),
-                      "an HTML event-handler attribute (on...=) is not allowed: it runs script",
-                      "remove the HTML; use Markdown", "error", "unsafe-html"))
+        found.append(
+            (
+                match.start(),
+                len(match.group(0)),
+                "an HTML event-handler attribute (on...=) is not allowed: it runs script",
+                "remove the HTML; use Markdown",
+                "error",
+                "unsafe-html",
+            )
+        )
     for match in _SCRIPT_URL.finditer(decoded):
-        found.append((match.start(), len(match.group(0)),
-                      f"a '{match.group(0)}' link is not allowed: it runs script",
-                      "link only to https:// addresses", "error", "unsafe-html"))
+        found.append(
+            (
+                match.start(),
+                len(match.group(0)),
+                f"a '{match.group(0)}' link is not allowed: it runs script",
+                "link only to https:// addresses",
+                "error",
+                "unsafe-html",
+            )
+        )
     for match in _ANY_TAG.finditer(decoded):
         tag = match.group(1).lower()
         if _DANGEROUS_TAG.match(match.group(0) + " "):
             continue
-        found.append((match.start(), len(match.group(0)),
-                      f"raw HTML <{tag}> is removed when the site is published",
-                      "use Markdown instead of HTML", "warning", "raw-html"))
+        found.append(
+            (
+                match.start(),
+                len(match.group(0)),
+                f"raw HTML <{tag}> is removed when the site is published",
+                "use Markdown instead of HTML",
+                "warning",
+                "raw-html",
+            )
+        )
     for match in _EMAIL.finditer(text):
         local = match.group(1).lower()
         tokens = set(re.split(r"[._+-]", local))
         if not tokens & _ROLE_WORDS:
-            found.append((match.start(), len(match.group(0)),
-                          f"'{match.group(0)}' looks like an individual's e-mail address",
-                          "remove personal data; give a team or organisation address instead",
-                          "error", "personal-data"))
+            found.append(
+                (
+                    match.start(),
+                    len(match.group(0)),
+                    f"'{match.group(0)}' looks like an individual's e-mail address",
+                    "remove personal data; give a team or organisation address instead",
+                    "error",
+                    "personal-data",
+                )
+            )
     for match in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", match.group(2))
-        if match.group(1).startswith("+44"):
-            digits = "0" + digits.lstrip("0")
-        else:
-            digits = "0" + digits
+        digits = "0" + (digits.lstrip("0") if match.group(1).startswith("+44") else digits)
         if len(digits) in (10, 11) and digits[1] in "1237":
-            found.append((match.start(), len(match.group(0)),
-                          f"'{match.group(0).strip()}' looks like a UK phone number",
-                          "remove personal phone numbers; a public switchboard is fine",
-                          "warning", "personal-data"))
+            found.append(
+                (
+                    match.start(),
+                    len(match.group(0)),
+                    f"'{match.group(0).strip()}' looks like a UK phone number",
+                    "remove personal phone numbers; a public switchboard is fine",
+                    "warning",
+                    "personal-data",
+                )
+            )
     for match in _NHS_NUMBER.finditer(text):
         digits = "".join(match.groups())
         if nhs_number_valid(digits):
-            found.append((match.start(), len(match.group(0)),
-                          f"'{match.group(0)}' looks like an NHS number (its check digit is valid)",
-                          "remove it: a case study must never identify a patient",
-                          "error", "personal-data"))
+            found.append(
+                (
+                    match.start(),
+                    len(match.group(0)),
+                    f"'{match.group(0)}' looks like an NHS number (its check digit is valid)",
+                    "remove it: a case study must never identify a patient",
+                    "error",
+                    "personal-data",
+                )
+            )
     return found
 
 
@@ -536,7 +744,7 @@ def _check_unsafe(name: str, source: SourceFile, located: Located) -> list[Probl
     for path, value in iter_strings(located.data):
         for _offset, _length, message, hint, severity, code in _scan_text(value):
             line, column = located.position(path)
-            problems.append(Problem(name, line, column, format_field(path), message, hint,
-                                    severity, code))
+            problems.append(
+                Problem(name, line, column, format_field(path), message, hint, severity, code)
+            )
     return problems
-

@@ -154,7 +154,8 @@ class Vocabularies:
 
     def for_field(self, field_name: str) -> Vocabulary:
         """The vocabulary of a front-matter field such as 'tiers' or 'region'."""
-        return getattr(self, FIELD_VOCABULARY[field_name])  # type: ignore[no-any-return]
+        vocabulary: Vocabulary = getattr(self, FIELD_VOCABULARY[field_name])
+        return vocabulary
 
 
 def _term(raw: dict[str, Any]) -> Term:
