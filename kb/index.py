@@ -1,0 +1,629 @@
+"""Build, update, load and verify the search index kept in the cache folder.
+
+Layout of `<cache>/index/`:
+- `manifest.json`: format, model identity, dimension, passage settings, the data files of the
+  current generation with their sha256, and per case study its content hash and passages;
+- `vectors-<gen>.faiss`: `IndexIDMap(IndexFlatIP)` of unit vectors, one per passage;
+- `bm25-<gen>.npz`: the BM25 score matrix (built by bm25s) with its vocabulary and stop words;
+- `onnx/`: the ONNX export of the model, for queries without torch.
+
+Each case study is split into passages: a profile (title, summary, who and what) and every body
+section, cut further into overlapping token windows where a section is longer than the model reads,
+so no text is silently truncated. Updates are incremental (only new or changed case studies are
+embedded again; deleted ones leave the index) and atomic: new data files get a new generation name,
+the manifest is replaced last with `os.replace`, then the old generation is deleted. A manifest or
+data file that is missing, corrupt, partial or from another model is detected and rebuilt, with a
+message saying why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kb.errors import IndexError_
+from kb.vocab import load_vocabularies
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from kb.content import Entry
+    from kb.embed import Embedder
+
+__all__ = [
+    "INDEX_DIR",
+    "IndexData",
+    "IndexReport",
+    "Passage",
+    "bm25_tokens",
+    "index_library",
+    "load_index",
+    "passages_for",
+    "profile_text",
+    "update_index",
+]
+
+INDEX_DIR = "index"
+MANIFEST = "manifest.json"
+FORMAT = 1
+# Changing how passages or BM25 documents are built changes this, which forces a rebuild.
+PASSAGE_SCHEME = "profile+sections/windows-overlap32/bm25-v1"
+WINDOW_OVERLAP = 32
+PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
+PROFILE = -1  # section number of the profile passage
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"[*_`#>|]+")
+
+
+@dataclass
+class IndexReport:
+    """What an update did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rebuilt_reason: str | None = None
+    messages: list[str] = field(default_factory=list)
+    passages: int = 0  # passages in the index after the update
+    embedded: int = 0  # passages embedded by this update
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of a case study that gets one vector: a window of one section, or the profile."""
+
+    section: int  # index into Entry.sections, or PROFILE
+    start: int  # character offsets into the section text (the profile: into profile_text)
+    end: int
+    text: str  # what the model reads
+
+
+@dataclass
+class IndexData:
+    """A verified index, loaded for searching."""
+
+    manifest: dict[str, Any]
+    case_ids: list[str]  # in manifest order
+    passage_case: NDArray[np.int32]  # per vector row: position in case_ids
+    passage_meta: NDArray[np.int32]  # per vector row: section, start, end
+    case_start: NDArray[np.int64]  # first row of each case (rows are grouped by case)
+    vectors: NDArray[np.float32]  # rows x dimension, unit length
+    bm25: dict[str, Any]  # data, indices, indptr, doc order, vocab, stopwords
+
+    @property
+    def identity(self) -> str:
+        return str(self.manifest["model"])
+
+
+# ---------------------------------------------------------------------------------------------
+# text
+
+
+def clean_markdown(text: str) -> str:
+    """Markdown as plain prose for the model: links keep their words, marks and newlines go."""
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_MARKS.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def profile_text(entry: Entry) -> str:
+    """The profile passage: title, summary, who it is for and what was done."""
+    case = entry.case
+    parts = [f"{case.title}.", case.summary]
+    if case.cohort:
+        parts.append(f"For: {case.cohort}.")
+    if case.interventions:
+        parts.append("What: " + "; ".join(case.interventions) + ".")
+    vocab = load_vocabularies()
+    if case.topics:
+        parts.append("Topics: " + ", ".join(vocab.topics.label(t) for t in case.topics) + ".")
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _windows(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Character ranges of overlapping windows of at most `size` tokens."""
+    if not spans:
+        return []
+    if len(spans) <= size:
+        return [(spans[0][0], spans[-1][1])]
+    step = max(1, size - WINDOW_OVERLAP)
+    out = []
+    for first in range(0, len(spans), step):
+        last = min(first + size, len(spans)) - 1
+        out.append((spans[first][0], spans[last][1]))
+        if last == len(spans) - 1:
+            break
+    return out
+
+
+def passages_for(entry: Entry, embedder: Embedder) -> list[Passage]:
+    """Every passage of a case study; long sections become overlapping token windows."""
+    size = max(16, embedder.max_tokens - 2 - PREFIX_ALLOWANCE)
+    title = entry.case.title
+    profile = profile_text(entry)
+    passages = []
+    for start, end in _windows(embedder.token_spans(profile), size) or [(0, len(profile))]:
+        passages.append(Passage(PROFILE, start, end, profile[start:end]))
+    for number, section in enumerate(entry.sections):
+        spans = embedder.token_spans(section.text)
+        for start, end in _windows(spans, size):
+            body = clean_markdown(section.text[start:end])
+            passages.append(Passage(number, start, end, f"{title} - {section.heading}: {body}"))
+    return passages
+
+
+def _labels(entry: Entry) -> list[str]:
+    vocab = load_vocabularies()
+    case = entry.case
+    words: list[str] = []
+    for field_name in (
+        "ics",
+        "region",
+        "level",
+        "tiers",
+        "kaiser_level",
+        "meps",
+        "three_cs",
+        "enablers",
+        "challenges",
+        "drivers",
+        "topics",
+    ):
+        vocabulary = vocab.for_field(field_name)
+        for value in getattr(case, field_name):
+            try:
+                term = vocabulary.get(value)
+            except KeyError:
+                words.append(value)
+                continue
+            words.append(term.label)
+            words.extend(term.aliases)
+    if case.status:
+        words.append(vocab.statuses.label(case.status))
+    return words
+
+
+def bm25_text(entry: Entry) -> str:
+    """The BM25 document of a case study: its words and the labels of its metadata.
+
+    Title and summary count twice, as a lead paragraph would in a search engine.
+    """
+    case = entry.case
+    parts = [case.title, case.title, case.summary, case.summary]
+    parts += case.organisations + case.partners + case.interventions
+    parts += [case.place or "", case.cohort or ""]
+    parts += [o.metric for o in case.outcomes]
+    parts += _labels(entry)
+    parts += [f"{s.heading} {clean_markdown(s.text)}" for s in entry.sections]
+    return "\n".join(p for p in parts if p)
+
+
+def bm25_tokens(text: str, stemmer: Any, stopwords: frozenset[str]) -> list[str]:
+    """Lower-cased words of two or more characters, stop words out, stemmed (as bm25s does)."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    return list(stemmer.stemWords(words))
+
+
+def new_stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+def _index_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / INDEX_DIR
+
+
+def _write_atomic(path: Path, data: bytes) -> str:
+    """Write bytes via a temporary file and os.replace; return their sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_checked(directory: Path, record: dict[str, Any]) -> bytes:
+    path = directory / str(record["name"])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Stale(f"{path.name} is missing ({exc.strerror})") from None
+    if len(data) != record.get("size") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
+        raise _Stale(f"{path.name} is corrupt or partial (checksum mismatch)")
+    return data
+
+
+class _Stale(Exception):
+    """Internal: the cached index cannot be used as it is; the message says why."""
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.exists():
+        raise _Stale("no index yet")
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _Stale(f"the manifest is unreadable ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _Stale("the manifest is from another version of kb")
+    for key in ("model", "dimension", "scheme", "files", "cases", "next_id"):
+        if key not in manifest:
+            raise _Stale(f"the manifest lacks '{key}'")
+    if manifest["scheme"] != PASSAGE_SCHEME:
+        raise _Stale("passages are now built differently")
+    return manifest
+
+
+def _load_vectors(directory: Path, manifest: dict[str, Any]) -> Any:
+    import faiss
+
+    data = _read_checked(directory, manifest["files"]["vectors"])
+    try:
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    except RuntimeError as exc:
+        raise _Stale(f"the vector file cannot be read ({str(exc).splitlines()[0]})") from None
+    expected = sum(len(c["passages"]) for c in manifest["cases"].values())
+    if index.d != manifest["dimension"] or index.ntotal != expected:
+        raise _Stale("the vector file does not match the manifest")
+    return index
+
+
+def _load_bm25(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    import io
+
+    data = _read_checked(directory, manifest["files"]["bm25"])
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            bm25 = {key: npz[key] for key in npz.files}
+    except (ValueError, OSError, KeyError) as exc:
+        raise _Stale(f"the BM25 file cannot be read ({exc})") from None
+    if sorted(str(d) for d in bm25["doc_ids"]) != sorted(manifest["cases"]):
+        raise _Stale("the BM25 file does not match the manifest")
+    return bm25
+
+
+# ---------------------------------------------------------------------------------------------
+# update
+
+
+def _resolve_embedder(model: str | None, embedder: Embedder | None) -> Embedder:
+    if embedder is not None:
+        return embedder
+    from kb.embed import embedder_for
+
+    return embedder_for(model)
+
+
+def _empty_index(dimension: int) -> Any:
+    import faiss
+
+    return faiss.IndexIDMap(faiss.IndexFlatIP(dimension))
+
+
+def _build_bm25(entries: Sequence[Entry]) -> tuple[bytes, int]:
+    import io
+
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stopwords = frozenset(STOPWORDS_EN)
+    stemmer = new_stemmer()
+    corpus = [bm25_tokens(bm25_text(e), stemmer, stopwords) or [""] for e in entries]
+    scores: dict[str, Any] = {"data": [], "indices": [], "indptr": [0]}
+    vocab: list[tuple[str, int]] = []
+    if corpus:
+        retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+        retriever.index(corpus, show_progress=False)
+        scores = retriever.scores
+        vocab = sorted(retriever.vocab_dict.items(), key=lambda kv: kv[1])
+    if [i for _, i in vocab] != list(range(len(vocab))):
+        raise IndexError_("unexpected BM25 vocabulary layout from bm25s")
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        data=np.asarray(scores["data"], dtype=np.float32),
+        indices=np.asarray(scores["indices"], dtype=np.int32),
+        indptr=np.asarray(scores["indptr"], dtype=np.int64),
+        doc_ids=np.array([e.case.id for e in entries], dtype=str),
+        vocab=np.array([t for t, _ in vocab], dtype=str),
+        stopwords=np.array(sorted(stopwords), dtype=str),
+    )
+    return buffer.getvalue(), len(vocab)
+
+
+def _onnx_ready(onnx_dir: Path, identity: str) -> bool:
+    from kb.embed import ONNX_FILE, ONNX_META
+
+    try:
+        meta = json.loads((onnx_dir / ONNX_META).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    model = onnx_dir / ONNX_FILE
+    return bool(
+        meta.get("identity") == identity
+        and model.is_file()
+        and model.stat().st_size == meta.get("size", model.stat().st_size)
+        and meta.get("sha256") == _file_sha256(model)
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> None:
+    from kb.embed import ONNX_FILE, ONNX_META, ExportsOnnx
+
+    if not isinstance(embedder, ExportsOnnx):
+        return
+    onnx_dir = _index_dir(cache_dir) / "onnx"
+    if _onnx_ready(onnx_dir, embedder.identity):
+        return
+    embedder.export_onnx(onnx_dir)
+    meta = json.loads((onnx_dir / ONNX_META).read_text("utf-8"))
+    meta["sha256"] = _file_sha256(onnx_dir / ONNX_FILE)
+    meta["size"] = (onnx_dir / ONNX_FILE).stat().st_size
+    _write_atomic(onnx_dir / ONNX_META, json.dumps(meta, indent=2).encode())
+    report.messages.append("exported the query model to ONNX (searches will not load torch)")
+
+
+def update_index(
+    entries: Sequence[Entry],
+    cache_dir: Path,
+    *,
+    model: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    embedder: Embedder | None = None,
+) -> IndexReport:
+    """Build the index, or bring it up to date with `entries`; return what changed.
+
+    `progress(done, total)` is called as passages are embedded. `embedder` replaces the model
+    named by `model` (None = the packaged all-MiniLM-L6-v2), for tests and other models.
+    """
+    ids = [e.case.id for e in entries]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise IndexError_(f"duplicate case-study ids: {', '.join(dupes)}")
+    embedder = _resolve_embedder(model, embedder)
+    directory = _index_dir(cache_dir)
+    report = IndexReport()
+    identity = embedder.identity
+
+    manifest: dict[str, Any] | None
+    try:
+        manifest = _read_manifest(directory)
+        if manifest["model"] != identity:
+            raise _Stale(f"the model changed (index: {manifest['model']}, now: {identity})")
+        if manifest["dimension"] != embedder.dimension:
+            raise _Stale("the vector dimension changed")
+        index = _load_vectors(directory, manifest)
+        _load_bm25(directory, manifest)
+    except _Stale as reason:
+        if str(reason) != "no index yet":
+            report.rebuilt_reason = str(reason)
+            report.messages.append(f"rebuilding the index: {reason}")
+        manifest = None
+        index = _empty_index(embedder.dimension)
+
+    old_cases: dict[str, Any] = dict(manifest["cases"]) if manifest else {}
+    next_id = int(manifest["next_id"]) if manifest else 0
+    by_id = {e.case.id: e for e in entries}
+    for case_id, entry in by_id.items():
+        record = old_cases.get(case_id)
+        if record is None:
+            report.added.append(case_id)
+        elif record["hash"] != entry.content_hash:
+            report.updated.append(case_id)
+        else:
+            report.unchanged.append(case_id)
+    report.removed = sorted(set(old_cases) - set(by_id))
+
+    stale_ids = [
+        p[0] for cid in (*report.updated, *report.removed) for p in old_cases[cid]["passages"]
+    ]
+    if stale_ids:
+        index.remove_ids(np.asarray(stale_ids, dtype=np.int64))
+    for case_id in report.removed:
+        del old_cases[case_id]
+
+    todo = [by_id[cid] for cid in (*report.added, *report.updated)]
+    planned = [(entry, passages_for(entry, embedder)) for entry in todo]
+    texts = [p.text for _, ps in planned for p in ps]
+    total = len(texts)
+    done = 0
+    if progress is not None and total:
+        progress(0, total)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(min(done, total), total)
+
+    vectors = (
+        embedder.embed_documents(texts, progress=advance) if texts else np.zeros((0, 1), np.float32)
+    )
+    row = 0
+    new_ids: list[int] = []
+    for entry, passages in planned:
+        records = []
+        for passage in passages:
+            records.append([next_id, passage.section, passage.start, passage.end])
+            new_ids.append(next_id)
+            next_id += 1
+        old_cases[entry.case.id] = {"hash": entry.content_hash, "passages": records}
+        row += len(passages)
+    if texts:
+        index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(new_ids, dtype=np.int64)
+        )
+    report.embedded = total
+    report.passages = int(index.ntotal)
+
+    changed = bool(report.added or report.updated or report.removed or manifest is None)
+    if changed:
+        _write_generation(directory, old_cases, entries, index, embedder, next_id)
+    _ensure_onnx(cache_dir, embedder, report)
+    if not changed and not report.messages:
+        report.messages.append("the index is up to date")
+    return report
+
+
+def _write_generation(
+    directory: Path,
+    cases: dict[str, Any],
+    entries: Sequence[Entry],
+    index: Any,
+    embedder: Embedder,
+    next_id: int,
+) -> None:
+    import faiss
+
+    generation = secrets.token_hex(6)
+    vector_bytes = faiss.serialize_index(index).tobytes()
+    bm25_bytes, _ = _build_bm25(sorted(entries, key=lambda e: e.case.id))
+    files: dict[str, dict[str, Any]] = {
+        "vectors": {"name": f"vectors-{generation}.faiss", "size": len(vector_bytes)},
+        "bm25": {"name": f"bm25-{generation}.npz", "size": len(bm25_bytes)},
+    }
+    files["vectors"]["sha256"] = _write_atomic(directory / files["vectors"]["name"], vector_bytes)
+    files["bm25"]["sha256"] = _write_atomic(directory / files["bm25"]["name"], bm25_bytes)
+    manifest = {
+        "format": FORMAT,
+        "model": embedder.identity,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "scheme": PASSAGE_SCHEME,
+        "generation": generation,
+        "files": files,
+        "next_id": next_id,
+        "cases": {cid: cases[cid] for cid in sorted(cases)},
+    }
+    _write_atomic(directory / MANIFEST, json.dumps(manifest, separators=(",", ":")).encode())
+    keep = {f["name"] for f in files.values()}
+    for old in directory.glob("*-*.*"):
+        if old.suffix in (".faiss", ".npz") and old.name not in keep:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+
+
+def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
+    """The verified index for exactly these entries; IndexError_ (run `kb index`) otherwise."""
+    directory = _index_dir(cache_dir)
+    try:
+        manifest = _read_manifest(directory)
+        stale = _compare(manifest, entries)
+        if stale:
+            raise _Stale(stale)
+        index = _load_vectors(directory, manifest)
+        bm25 = _load_bm25(directory, manifest)
+    except _Stale as reason:
+        raise IndexError_(
+            f"the search index cannot be used: {reason}; hint: run `kb index`"
+        ) from None
+    import faiss
+
+    row_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    all_vectors = (
+        index.index.reconstruct_n(0, index.ntotal)
+        if index.ntotal
+        else np.zeros((0, manifest["dimension"]), dtype=np.float32)
+    )
+    row_of = {int(pid): row for row, pid in enumerate(row_ids)}
+    case_ids = list(manifest["cases"])
+    order: list[int] = []
+    passage_case: list[int] = []
+    meta: list[tuple[int, int, int]] = []
+    starts: list[int] = []
+    for position, case_id in enumerate(case_ids):
+        starts.append(len(order))
+        for pid, section, start, end in manifest["cases"][case_id]["passages"]:
+            order.append(row_of[int(pid)])
+            passage_case.append(position)
+            meta.append((section, start, end))
+    vectors = np.ascontiguousarray(all_vectors[np.asarray(order, dtype=np.int64)], dtype=np.float32)
+    return IndexData(
+        manifest=manifest,
+        case_ids=case_ids,
+        passage_case=np.asarray(passage_case, dtype=np.int32),
+        passage_meta=np.asarray(meta, dtype=np.int32).reshape(-1, 3),
+        case_start=np.asarray(starts, dtype=np.int64),
+        vectors=vectors,
+        bm25=bm25,
+    )
+
+
+def _compare(manifest: dict[str, Any], entries: Sequence[Entry]) -> str | None:
+    """Why the manifest does not describe these entries, or None if it does."""
+    cases = manifest["cases"]
+    current = {e.case.id: e.content_hash for e in entries}
+    new = [c for c in current if c not in cases]
+    changed = [c for c, h in current.items() if c in cases and cases[c]["hash"] != h]
+    gone = [c for c in cases if c not in current]
+    if not (new or changed or gone):
+        return None
+    parts = []
+    for label, ids in (("new", new), ("changed", changed), ("deleted", gone)):
+        if ids:
+            sample = ", ".join(sorted(ids)[:3]) + (" ..." if len(ids) > 3 else "")
+            parts.append(f"{len(ids)} {label} ({sample})")
+    return "it is out of date: " + "; ".join(parts)
+
+
+def index_library(
+    content_dir: Path,
+    cache_dir: Path,
+    *,
+    model: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+) -> IndexReport:
+    """Load the content folder and update (or, with `rebuild`, rebuild) its index."""
+    from kb.content import load_library
+
+    entries = load_library(content_dir)
+    if rebuild:
+        manifest = _index_dir(cache_dir) / MANIFEST
+        if manifest.exists():
+            manifest.unlink()
+    report = update_index(entries, cache_dir, model=model, progress=progress, embedder=embedder)
+    if rebuild and report.rebuilt_reason is None:
+        report.rebuilt_reason = "asked for a full rebuild"
+    return report

@@ -1,0 +1,180 @@
+"""The index: build, incremental update, deletion, recovery from damage, model changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kb.content import Entry
+from kb.embed import HashingEmbedder
+from kb.errors import IndexError_
+from kb.index import PROFILE, load_index, passages_for, update_index
+from kb.search import Searcher
+
+from .conftest import CASES, make_entry
+
+
+def _manifest(cache_dir: Path) -> dict:
+    return json.loads((cache_dir / "index" / "manifest.json").read_text())
+
+
+def _edited(entry: Entry, extra: str) -> Entry:
+    spec = next(s for s in CASES if s["id"] == entry.case.id)
+    sections = dict(spec["sections"])
+    sections["Context"] = sections["Context"] + " " + extra
+    return make_entry({**spec, "sections": sections})
+
+
+def test_first_build_indexes_every_case(entries, cache_dir, embedder):
+    calls: list[tuple[int, int]] = []
+    report = update_index(
+        entries, cache_dir, embedder=embedder, progress=lambda d, t: calls.append((d, t))
+    )
+    assert sorted(report.added) == sorted(e.case.id for e in entries)
+    assert report.updated == report.removed == report.unchanged == []
+    assert report.rebuilt_reason is None
+    expected = sum(len(passages_for(e, embedder)) for e in entries)
+    assert report.passages == report.embedded == expected
+    assert calls[0] == (0, expected) and calls[-1] == (expected, expected)
+    manifest = _manifest(cache_dir)
+    assert manifest["model"] == embedder.identity and manifest["dimension"] == 64
+    assert {c: v["hash"] for c, v in manifest["cases"].items()} == {
+        e.case.id: e.content_hash for e in entries
+    }
+
+
+def test_second_run_embeds_nothing(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    before = _manifest(cache_dir)["generation"]
+    report = update_index(entries, cache_dir, embedder=embedder)
+    assert report.embedded == 0 and report.added == report.updated == report.removed == []
+    assert len(report.unchanged) == len(entries)
+    assert "up to date" in report.messages[0]
+    assert _manifest(cache_dir)["generation"] == before
+
+
+def test_one_edit_embeds_only_that_case(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    edited = [
+        _edited(e, "Winter pressures made it urgent.") if e.case.id == "suffolk-warm-homes" else e
+        for e in entries
+    ]
+    report = update_index(edited, cache_dir, embedder=embedder)
+    assert report.updated == ["suffolk-warm-homes"] and report.added == []
+    target = next(e for e in edited if e.case.id == "suffolk-warm-homes")
+    assert report.embedded == len(passages_for(target, embedder))
+    data = load_index(cache_dir, edited)
+    assert len(data.vectors) == report.passages  # old passages removed, not duplicated
+    hits = Searcher.open(cache_dir, edited, embedder=embedder).search("winter pressures urgent")
+    assert hits[0].case_id == "suffolk-warm-homes"
+
+
+def test_deleted_case_leaves_the_index(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    kept = [e for e in entries if e.case.id != "birmingham-blood-pressure"]
+    report = update_index(kept, cache_dir, embedder=embedder)
+    assert report.removed == ["birmingham-blood-pressure"]
+    assert report.passages == sum(len(passages_for(e, embedder)) for e in kept)
+    searcher = Searcher.open(cache_dir, kept, embedder=embedder)
+    ids = [h.case_id for h in searcher.search("blood pressure barbershops mosques", limit=10)]
+    assert "birmingham-blood-pressure" not in ids
+    assert len(list((cache_dir / "index").glob("vectors-*.faiss"))) == 1  # old generation gone
+
+
+def test_long_sections_are_split_not_truncated(entries, embedder):
+    falls = next(e for e in entries if e.case.id == "norfolk-falls")
+    passages = passages_for(falls, embedder)
+    long_section = [s.heading for s in falls.sections].index("What they did")
+    windows = [p for p in passages if p.section == long_section]
+    assert len(windows) > 1
+    text = falls.sections[long_section].text
+    covered = set()
+    for window in windows:
+        covered.update(range(window.start, window.end))
+        assert len(embedder.token_spans(window.text)) <= embedder.max_tokens - 2
+    words = [span for span in embedder.token_spans(text)]
+    assert all(start in covered for start, _ in words)  # every word is in some window
+    assert passages[0].section == PROFILE
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
+        (lambda d: next(d.glob("vectors-*.faiss")).write_bytes(b"garbage"), "corrupt"),
+        (lambda d: _truncate(next(d.glob("vectors-*.faiss"))), "corrupt"),
+        (lambda d: next(d.glob("bm25-*.npz")).unlink(), "missing"),
+        (lambda d: _drop_case(d), "does not match"),
+    ],
+    ids=["bad-manifest", "garbage-vectors", "partial-vectors", "missing-bm25", "manifest-mismatch"],
+)
+def test_damaged_index_is_detected_and_rebuilt(entries, cache_dir, embedder, damage, reason):
+    update_index(entries, cache_dir, embedder=embedder)
+    damage(cache_dir / "index")
+    with pytest.raises(IndexError_, match="kb index"):
+        Searcher.open(cache_dir, entries, embedder=embedder)
+    report = update_index(entries, cache_dir, embedder=embedder)
+    assert report.rebuilt_reason is not None and reason in report.rebuilt_reason
+    assert any("rebuilding" in m for m in report.messages)
+    assert sorted(report.added) == sorted(e.case.id for e in entries)
+    assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_case(directory: Path) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["cases"].pop("norfolk-falls")
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_model_change_rebuilds(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    other = HashingEmbedder(dimension=32, max_tokens=64)
+    with pytest.raises(IndexError_, match="built with"):
+        Searcher.open(cache_dir, entries, embedder=other)
+    report = update_index(entries, cache_dir, embedder=other)
+    assert report.rebuilt_reason is not None and "model changed" in report.rebuilt_reason
+    assert _manifest(cache_dir)["dimension"] == 32
+    assert Searcher.open(cache_dir, entries, embedder=other).search("falls")
+
+
+def test_stale_index_is_refused_with_a_hint(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    edited = [_edited(entries[0], "More text."), *entries[1:]]
+    with pytest.raises(IndexError_, match=r"1 changed \(norfolk-falls\).*run `kb index`"):
+        Searcher.open(cache_dir, edited, embedder=embedder)
+    with pytest.raises(IndexError_, match="1 new"):
+        Searcher.open(
+            cache_dir, [*entries, make_entry({**CASES[0], "id": "extra-case"})], embedder=embedder
+        )
+
+
+def test_missing_index_says_run_kb_index(entries, cache_dir, embedder):
+    with pytest.raises(IndexError_, match="no index yet; hint: run `kb index`"):
+        Searcher.open(cache_dir, entries, embedder=embedder)
+
+
+def test_duplicate_ids_are_refused(entries, cache_dir, embedder):
+    with pytest.raises(IndexError_, match="duplicate case-study ids: norfolk-falls"):
+        update_index([*entries, replace(entries[0])], cache_dir, embedder=embedder)
+
+
+def test_empty_library_builds_an_empty_index(cache_dir, embedder):
+    report = update_index([], cache_dir, embedder=embedder)
+    assert report.passages == 0
+    assert Searcher.open(cache_dir, [], embedder=embedder).search("anything") == []
+
+
+def test_no_temporary_files_left(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    update_index(entries[1:], cache_dir, embedder=embedder)
+    names = sorted(p.name for p in (cache_dir / "index").iterdir())
+    assert not [n for n in names if n.startswith(".")]
+    assert len(names) == 3  # manifest, one vectors file, one BM25 file
