@@ -11,6 +11,7 @@ Every embedder returns float32 rows of unit length, so an inner product is a cos
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -203,6 +204,10 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
+            with contextlib.suppress(Exception):  # the weight-loading bar is noise on stderr
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
             self._model = SentenceTransformer(
                 str(self.model_dir), device="cpu", local_files_only=True
             )
@@ -239,7 +244,7 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
     def export_onnx(self, target_dir: Path) -> Path:
-        return export_onnx(self.model_dir, target_dir, identity=self.identity)
+        return export_onnx(self.model_dir, target_dir, identity=self.identity, embedder=self)
 
 
 def _load_tokenizer(path: Path, max_tokens: int | None) -> Any:
@@ -259,7 +264,13 @@ def _spans(tokenizer: Any, text: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in encoding.offsets]
 
 
-def export_onnx(model_dir: Path, target_dir: Path, *, identity: str | None = None) -> Path:
+def export_onnx(
+    model_dir: Path,
+    target_dir: Path,
+    *,
+    identity: str | None = None,
+    embedder: SentenceTransformerEmbedder | None = None,
+) -> Path:
     """Export the transformer with mean pooling and normalisation to `target_dir/model.onnx`.
 
     The graph takes input_ids, attention_mask and token_type_ids and returns
@@ -271,7 +282,7 @@ def export_onnx(model_dir: Path, target_dir: Path, *, identity: str | None = Non
 
     _check_pooling(model_dir)
     identity = identity or f"{_model_name(model_dir)}@{model_fingerprint(model_dir)}"
-    embedder = SentenceTransformerEmbedder(model_dir)
+    embedder = embedder or SentenceTransformerEmbedder(model_dir)
     st_model = embedder._load()
     hf_model = st_model[0].auto_model
 

@@ -662,12 +662,13 @@ def format_rows(rows: Sequence[Mapping[str, Any]]) -> str:
         return "No case studies match. Try other words or fewer filters."
     lines: list[str] = []
     for number, row in enumerate(rows, 1):
-        where = (
-            ", ".join(row["ics_labels"] or ["national"]) + " | " + ", ".join(row["region_labels"])
+        where = " | ".join(
+            part for part in (", ".join(row["ics_labels"]), ", ".join(row["region_labels"])) if part
         )
         lines.append(f"{number}. {row['title']}  [{row['id']}]")
         lines.append(
-            f"   {where} | tiers: {', '.join(row['tier_labels'])} | score {row['score']:.2f}"
+            f"   {where or 'national'} | tiers: {', '.join(row['tier_labels'])}"
+            f" | score {row['score']:.2f}"
         )
         lines.append(f"   matched in {row['section']}: {row['passage']}")
         if row["shared_facets"]:

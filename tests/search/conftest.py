@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kb.content import Entry, split_sections
+from kb.content import REQUIRED_SECTIONS, Entry, split_sections
 from kb.embed import HashingEmbedder
 from kb.model import CaseStudy
 
@@ -102,12 +102,18 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
-def make_entry(spec: dict[str, Any], root: Path = Path("content")) -> Entry:
-    """An Entry as load_library would return it for this front-matter and these sections."""
+def _front_and_body(spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
     front = {k: v for k, v in spec.items() if k != "sections"}
     front.setdefault("organisations", ["Test organisation"])
     front.setdefault("sources", [{"title": "Report", "publisher": "Test", "year": 2024}])
-    body = "\n".join(f"## {h}\n\n{t}\n" for h, t in spec["sections"].items())
+    sections = {h: spec["sections"].get(h, "Not stated in the source.") for h in REQUIRED_SECTIONS}
+    body = "\n".join(f"## {h}\n\n{t}\n" for h, t in sections.items())
+    return front, body
+
+
+def make_entry(spec: dict[str, Any], root: Path = Path("content")) -> Entry:
+    """An Entry as load_library would return it for this front-matter and these sections."""
+    front, body = _front_and_body(spec)
     text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body
     case = CaseStudy.model_validate(front)
     return Entry(
@@ -121,10 +127,7 @@ def make_entry(spec: dict[str, Any], root: Path = Path("content")) -> Entry:
 
 def write_case(spec: dict[str, Any], folder: Path) -> Path:
     """Write a case-study file for a spec (as a contributor would)."""
-    front = {k: v for k, v in spec.items() if k != "sections"}
-    front.setdefault("organisations", ["Test organisation"])
-    front.setdefault("sources", [{"title": "Report", "publisher": "Test", "year": 2024}])
-    body = "\n".join(f"## {h}\n\n{t}\n" for h, t in spec["sections"].items())
+    front, body = _front_and_body(spec)
     path = folder / f"{spec['id']}.md"
     path.write_text("---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body, "utf-8")
     return path
