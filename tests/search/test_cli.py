@@ -102,7 +102,8 @@ def test_search_process_never_imports_torch(library, tmp_path):
         "    main(['search', 'falls at home', '--json'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "names = ('torch', 'sentence_transformers', 'transformers')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY=' + json.dumps(heavy))\n"
     )
     out = subprocess.run(

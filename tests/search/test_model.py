@@ -86,7 +86,8 @@ def test_kb_search_process_uses_onnx_without_torch(real_index):
         "    main(['search', 'stopping falls in older people', '--json', '--limit', '1'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "names = ('torch', 'sentence_transformers', 'transformers')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY=' + json.dumps(heavy) + ' ORT=' + str('onnxruntime' in sys.modules))\n"
     )
     env = {**os.environ, "KB_CACHE_DIR": str(cache), "KB_CONTENT_DIR": str(content)}
