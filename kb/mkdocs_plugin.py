@@ -65,10 +65,11 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.entries: list[Entry] = []
         self.case_pages: set[str] = set()
         self.generated: set[str] = set()
+        self.titles: dict[str, str] = {}
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         root = Path(config.config_file_path).resolve().parent if config.config_file_path else None
-        settings = Settings.from_env(root)
+        settings = _shared.get("settings") or Settings.from_env(root)
         if self.config.content_dir:
             settings = _replace(settings, content_dir=Path(self.config.content_dir))
         if self.config.cache_dir:
@@ -93,6 +94,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         pages = site.make_pages(self.entries, similar, load_vocabularies())
         self.case_pages = {p.path for p in pages if p.kind == "case"}
         self.generated = {p.path for p in pages}
+        self.titles = {p.path: p.title for p in pages if p.title is not None}
         for page in pages:
             if files.get_file_from_path(page.path) is not None:
                 raise PluginError(
@@ -135,6 +137,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         known = (e.id for e in self.entries)
         for case_id in site.unknown_case_links(markdown, path, known):
             log.error("%s links to an unknown case study '%s'", path, case_id)
+        if path in self.titles:
+            # templates print the title raw or unescape it: give them one that cannot form markup
+            page.meta["title"] = self.titles[path]
         if path in self.case_pages:
             page.meta["kb_case"] = path.rsplit("/", 1)[-1].removesuffix(".md")
         return markdown
@@ -143,6 +148,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str | None:
         if page.file.src_uri in self.case_pages:
+            _plain_toc(page.toc)
             return site.sanitise_html(html)
         return html
 
@@ -152,6 +158,13 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self.settings is not None and self.settings.content_dir.is_dir():
             server.watch(str(self.settings.content_dir))
         return server
+
+
+def _plain_toc(items: Any) -> None:
+    """Keep the table of contents' titles (HTML that templates print raw) free of markup."""
+    for item in items:
+        item.title = site.sanitise_html(item.title, markup=False)
+        _plain_toc(item.children)
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
@@ -237,27 +250,28 @@ def _prepare(
 
 def render_site(
     entries: Sequence[Entry],
-    site_dir: Path,
+    settings: Settings,
     *,
     strict: bool = False,
     embedder: Any = None,
     config_file: Path | None = None,
 ) -> list[str]:
-    """Build the site of these (already validated) entries with mkdocs; return its warnings.
+    """Build the site of these (already validated) entries into `settings.site_dir`.
 
-    Raise SiteError if the build fails (in strict mode, on any warning).
+    Returns mkdocs' warnings; raises SiteError if the build fails (in strict mode, on any warning).
     """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
     config_path = config_file or find_config()
     _shared["entries"] = list(entries)
+    _shared["settings"] = settings
     if embedder is not None:
         _shared["embedder"] = embedder
     warnings: list[str] = []
     try:
         with _collect_warnings() as warnings:
-            config = load_config(str(config_path), site_dir=str(site_dir), strict=strict)
+            config = load_config(str(config_path), site_dir=str(settings.site_dir), strict=strict)
             build(config)
     except (Abort, ConfigurationError, PluginError) as exc:
         detail = "\n".join(warnings[-20:])
@@ -283,7 +297,7 @@ def build_site(
     started = time.perf_counter()
     say(f"Building the site into {settings.site_dir}")
     report.warnings = render_site(
-        entries, settings.site_dir, strict=strict, embedder=embedder, config_file=config_file
+        entries, settings, strict=strict, embedder=embedder, config_file=config_file
     )
     report.seconds["site"] = time.perf_counter() - started
     return report
@@ -305,6 +319,7 @@ def serve_site(
     say = progress or (lambda _message: None)
     report = BuildReport(cases=0, site_dir=settings.site_dir)
     _prepare(settings, say, embedder, report)
+    _shared["settings"] = settings
     say(f"Serving on http://{host}:{port}/ (content/ is watched; Ctrl+C stops)")
     try:
         serve(

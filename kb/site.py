@@ -44,6 +44,7 @@ __all__ = [
     "format_figure",
     "make_pages",
     "md_text",
+    "plain_title",
     "sanitise_html",
     "unknown_case_links",
 ]
@@ -79,6 +80,7 @@ class SitePage:
     markdown: str
     kind: str  # "case", "browse", "catalogue" or "coverage"
     case_id: str | None = None
+    title: str | None = None  # set where the title is contributed text
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,12 @@ def md_text(value: object) -> str:
     if text[:1] in ("-", "+"):
         return f"&#{ord(text[0])};{text[1:]}"
     return re.sub(r"^(\d+)\.", r"\1&#46;", text)
+
+
+def plain_title(value: str) -> str:
+    """A page title safe in templates that print it raw or unescape it (no markup can form)."""
+    text = " ".join(value.split()).replace("<", "\u2039").replace(">", "\u203a")
+    return re.sub(r"&(?=[#A-Za-z0-9])", "&amp;", text)
 
 
 def attr(value: object) -> str:
@@ -472,7 +480,13 @@ def case_page(
         *_sources_section(case),
         *_comparables_section(entry, hits, by_id, vocab),
     ]
-    return SitePage(path=here, markdown="\n".join(lines), kind="case", case_id=case.id)
+    return SitePage(
+        path=here,
+        markdown="\n".join(lines),
+        kind="case",
+        case_id=case.id,
+        title=plain_title(case.title),
+    )
 
 
 def _case_list(entries: Sequence[Entry], here: str, vocab: Vocabularies) -> list[str]:
@@ -823,7 +837,9 @@ def _stats(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str
 
 _MD_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_CASE_TARGET = re.compile(rf"^{CASES_DIR}/(?P<id>[^/]+?)(?:\.md|/|/index\.md|/index\.html)?$")
+_CASE_TARGET = re.compile(
+    rf"^{CASES_DIR}/(?P<id>[A-Za-z0-9_-]+?)(?:\.md|/|/index\.md|/index\.html)?$"
+)
 
 
 def unknown_case_links(markdown: str, page_path: str, known_ids: Iterable[str]) -> list[str]:
@@ -858,10 +874,15 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
-def sanitise_html(fragment: str) -> str:
-    """Remove script, event handlers, frames and unsafe URLs from rendered page HTML."""
+def sanitise_html(fragment: str, *, markup: bool = True) -> str:
+    """Remove script, event handlers, frames and unsafe URLs from rendered page HTML.
+
+    With `markup=False` every tag goes and only text (with its character references) is kept.
+    """
     import nh3
 
+    if not markup:
+        return nh3.clean(fragment, tags=set(), attributes={}, strip_comments=True)
     return nh3.clean(
         fragment,
         tags=_ALLOWED_TAGS,
