@@ -1,0 +1,92 @@
+"""Retrieval quality on the shipped case studies: BM25 alone, dense alone, and fusions.
+
+    python bench/eval_retrieval.py [--content content] [--all]
+
+Builds (or updates) an index of content/ in a temporary cache with the packaged model, then prints
+recall@5, nDCG@10 and MRR over tests/eval/queries.yml. `--all` also prints every fusion variant
+that was tried when choosing the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kb.content import load_library  # noqa: E402
+from kb.index import update_index  # noqa: E402
+from kb.search import DEFAULT_FUSION, Fusion, Searcher  # noqa: E402
+from tests.eval.retrieval import evaluate, load_queries  # noqa: E402
+
+VARIANTS = {
+    "rrf k=60 (baseline)": Fusion(),
+    "rrf k=60 dense x2": Fusion(dense_weight=2.0),
+    "rrf k=60 dense x1.5": Fusion(dense_weight=1.5),
+    "rrf k=60 dense x3": Fusion(dense_weight=3.0),
+    "rrf k=60 dense x2 +2nd 0.5": Fusion(dense_weight=2.0, second=0.5),
+    "rrf k=60 bm25 x2": Fusion(lexical_weight=2.0),
+    "rrf k=20": Fusion(k=20),
+    "rrf k=10": Fusion(k=10),
+    "rrf k=60 +2nd passage 0.5": Fusion(second=0.5),
+    "convex a=0.3": Fusion(method="convex", alpha=0.3),
+    "convex a=0.5": Fusion(method="convex", alpha=0.5),
+    "convex a=0.6": Fusion(method="convex", alpha=0.6),
+    "convex a=0.7": Fusion(method="convex", alpha=0.7),
+    "convex a=0.5 +2nd 0.5": Fusion(method="convex", alpha=0.5, second=0.5),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--content", type=Path, default=ROOT / "content")
+    parser.add_argument("--cache", type=Path, default=None, help="reuse this cache folder")
+    parser.add_argument("--all", action="store_true", help="print every fusion variant")
+    args = parser.parse_args(argv)
+    entries = load_library(args.content)
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="kb-eval-"))
+    started = time.perf_counter()
+    update_index(entries, cache)
+    print(f"{len(entries)} case studies indexed in {time.perf_counter() - started:.1f} s")
+    searcher = Searcher.open(cache, entries)
+    queries = load_queries()
+    print(f"{len(queries)} queries\n")
+    print(f"{'ranking':<40} {'recall@5':>9} {'nDCG@10':>9} {'MRR':>7}")
+    rows = [
+        ("BM25 alone", "bm25", DEFAULT_FUSION),
+        ("dense alone", "dense", DEFAULT_FUSION),
+        (f"hybrid (default: {describe(DEFAULT_FUSION)})", "hybrid", DEFAULT_FUSION),
+    ]
+    if args.all:
+        rows += [(name, "hybrid", fusion) for name, fusion in VARIANTS.items()]
+    for name, mode, fusion in rows:
+        searcher.fusion = fusion
+        scores = evaluate(searcher, queries, mode)
+        print(
+            f"{name:<40} {scores['recall@5']:>9.3f} {scores['ndcg@10']:>9.3f} {scores['mrr']:>7.3f}"
+        )
+    if args.all:
+        # a check against tuning to the queries: pick on one half, read the other
+        halves = {"odd": queries[0::2], "even": queries[1::2]}
+        print("\nnDCG@10 by half of the queries (choose on one half, confirm on the other)")
+        for name, mode, fusion in rows:
+            searcher.fusion = fusion
+            cells = [evaluate(searcher, half, mode)["ndcg@10"] for half in halves.values()]
+            print(f"{name:<40} " + " ".join(f"{c:>9.3f}" for c in cells))
+    return 0
+
+
+def describe(fusion: Fusion) -> str:
+    base = Fusion(method=fusion.method)
+    changed = {k: v for k, v in vars(fusion).items() if getattr(base, k) != v}
+    return fusion.method + (
+        " " + ",".join(f"{k}={v}" for k, v in changed.items()) if changed else ""
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
