@@ -650,7 +650,7 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
     for facet in CATALOGUE_FACETS:
         vocabulary = _vocab(vocab, facet)
         counts = Counter(v for e in entries for v in facet_values(e.case, facet))
-        options = [f'<option value="">Any {html.escape(facet.title.lower())}</option>']
+        options = [f'<option value="">All {html.escape(facet.plural)}</option>']
         options += [
             f'<option value="{attr(t.id)}">{html.escape(t.label)} ({counts[t.id]})</option>'
             for t in vocabulary.terms
