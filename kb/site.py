@@ -49,6 +49,8 @@ __all__ = [
     "unknown_case_links",
 ]
 
+# front-matter for generated list pages: their text repeats the case studies', so search skips them
+NOT_SEARCHED = "---\nsearch:\n  exclude: true\n---\n\n"
 CASES_DIR = "cases"
 BROWSE_DIR = "browse"
 CATALOGUE_PATH = "catalogue.md"
@@ -478,7 +480,12 @@ def case_page(
         entry.body.strip(),
         "",
         *_sources_section(case),
+        # other case studies' titles would make every search match here: kept out of the index
+        '<div class="kb-comparables" data-search-exclude markdown>',
+        "",
         *_comparables_section(entry, hits, by_id, vocab),
+        "</div>",
+        "",
     ]
     return SitePage(
         path=here,
@@ -550,7 +557,7 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
                 for t in vocabulary.terms
             ]
             lines += [*_table((facet.title, "Case studies", "What it means"), rows), ""]
-        pages.append(SitePage(facet_index, "\n".join(lines), "browse"))
+        pages.append(SitePage(facet_index, NOT_SEARCHED + "\n".join(lines), "browse"))
         for term in vocabulary.terms:
             here = browse_path(facet, term.id)
             members = groups.get(term.id, [])
@@ -578,7 +585,7 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
                 + _md_link("Filter the catalogue", here, CATALOGUE_PATH, {facet.key: term.id}),
                 "",
             ]
-            pages.append(SitePage(here, "\n".join(body), "browse"))
+            pages.append(SitePage(here, NOT_SEARCHED + "\n".join(body), "browse"))
     pages.insert(0, SitePage(f"{BROWSE_DIR}/index.md", "\n".join(overview), "browse"))
     return pages
 
@@ -701,7 +708,7 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
             "",
         ]
     lines += ["</div>", ""]
-    return SitePage(here, "\n".join(lines), "catalogue")
+    return SitePage(here, NOT_SEARCHED + "\n".join(lines), "catalogue")
 
 
 def _heat(count: int) -> int:
@@ -866,6 +873,7 @@ _ALLOWED_TAGS = {
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {
     "*": {"class", "id", "title", "lang"},
+    "div": {"data-search-exclude"},
     "a": {"href"},
     "img": {"src", "alt", "width", "height"},
     "th": {"scope", "colspan", "rowspan"},

@@ -273,3 +273,15 @@ def test_kb_build_reports_invalid_content(monkeypatch: pytest.MonkeyPatch) -> No
     assert "Traceback" not in result.output
     assert "zeta-malicious.md:" in result.output
     assert "raw HTML <script> is not allowed" in result.output
+
+
+def test_search_index_skips_lists_and_comparables(built: Path) -> None:
+    index = json.loads((built / "search/search_index.json").read_text("utf-8"))
+    locations = [d["location"] for d in index["docs"]]
+    assert "browse/" in locations  # the overview stays searchable; the long lists do not
+    assert not any(
+        loc.startswith(("catalogue/", "browse/region/", "browse/topic/")) for loc in locations
+    )
+    comparables = [d for d in index["docs"] if d["location"].endswith("#comparable-initiatives")]
+    assert comparables and all(d["text"] == "" for d in comparables if "cases/" in d["location"])
+    assert not any("similarity" in d["text"] for d in index["docs"])
