@@ -279,6 +279,8 @@ class Searcher:
         self._bm25_to_case = np.asarray([self._position[d] for d in doc_ids], dtype=np.int64)
         self._centroids: NDArray[np.float32] | None = None
         self._label_terms: list[tuple[str, str, tuple[str, ...]]] | None = None
+        self._facet_matrix: NDArray[np.float32] | None = None
+        self._facet_column: dict[tuple[str, str], int] = {}
 
     @classmethod
     def open(
@@ -479,20 +481,25 @@ class Searcher:
     def _best_passage(
         self, position: int, passage_scores: NDArray[np.float32], tokens: set[str]
     ) -> tuple[str, str]:
+        """The passage that explains a hit: best dense score, nudged by shared query words.
+
+        Only the case's three densest passages are read for words, which keeps this cheap.
+        """
         start = int(self.data.case_start[position])
         end = (
             int(self.data.case_start[position + 1])
             if position + 1 < len(self.data.case_start)
             else len(passage_scores)
         )
-        best_row, best_value = start, -np.inf
-        for row in range(start, end):
-            heading, text = self.passage_text(row)
+        rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:3]
+        best_row, best_value = int(rows[0]), -np.inf
+        for row in rows:
+            _, text = self.passage_text(int(row))
             words = set(self._tokens(text))
             overlap = len(words & tokens) / max(1, len(tokens))
             value = float(passage_scores[row]) + 0.3 * overlap
             if value > best_value:
-                best_row, best_value = row, value
+                best_row, best_value = int(row), value
         heading, text = self.passage_text(best_row)
         return heading, self._snippet(text, tokens)
 
@@ -546,22 +553,34 @@ class Searcher:
 
     def _facet_overlap(self, source: CaseStudy) -> NDArray[np.float64]:
         """Jaccard overlap of the descriptive facets of each case study with the source's."""
-        mine = {(f, v) for f in _SIMILAR_FACETS for v in _values(source, f)}
-        out = np.zeros(len(self.entries))
-        if not mine:
-            return out
-        for i, entry in enumerate(self.entries):
-            theirs = {(f, v) for f in _SIMILAR_FACETS for v in _values(entry.case, f)}
-            union = mine | theirs
-            out[i] = len(mine & theirs) / len(union) if union else 0.0
-        return out
+        if self._facet_matrix is None:
+            keys = sorted(
+                {(f, v) for e in self.entries for f in _SIMILAR_FACETS for v in _values(e.case, f)}
+            )
+            column = {key: i for i, key in enumerate(keys)}
+            matrix = np.zeros((len(self.entries), len(keys)), dtype=np.float32)
+            for row, entry in enumerate(self.entries):
+                for f in _SIMILAR_FACETS:
+                    for v in _values(entry.case, f):
+                        matrix[row, column[(f, v)]] = 1.0
+            self._facet_matrix, self._facet_column = matrix, column
+        matrix, column = self._facet_matrix, self._facet_column
+        mine = np.zeros(matrix.shape[1], dtype=np.float32)
+        for f in _SIMILAR_FACETS:
+            for v in _values(source, f):
+                if (f, v) in column:
+                    mine[column[(f, v)]] = 1.0
+        if not mine.any():
+            return np.zeros(len(self.entries))
+        common = matrix @ mine
+        union = matrix.sum(axis=1) + mine.sum() - common
+        return np.where(union > 0, common / np.maximum(union, 1), 0.0).astype(np.float64)
 
 
 def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
     """1-based rank of each value, highest first (ties share the better rank)."""
-    order = np.argsort(-values, kind="stable")
+    order = np.argsort(-values)
     ranks = np.empty(len(values))
-    ranks[order] = np.arange(1, len(values) + 1)
     # ties: give equal values the best rank among them
     sorted_vals = values[order]
     same = np.concatenate([[False], sorted_vals[1:] == sorted_vals[:-1]])
