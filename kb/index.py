@@ -400,7 +400,7 @@ def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> No
     report.messages.append("exported the query model to ONNX (searches will not load torch)")
 
 
-SMALL_UPDATE = 256  # passages; fewer than this are embedded by the ONNX export when it is ready
+SMALL_UPDATE = 256  # passages; an update this small is embedded by the verified ONNX export
 
 
 def _document_embedder(embedder: Embedder, cache_dir: Path, count: int) -> Embedder:
@@ -408,7 +408,8 @@ def _document_embedder(embedder: Embedder, cache_dir: Path, count: int) -> Embed
 
     Loading torch and sentence-transformers takes seconds, longer than embedding one edited case
     study. The ONNX export is the same model (checked to cosine >= 0.999 when it is made), so a
-    small update uses it when it is present and verified; a build or a large update does not.
+    small incremental update uses it when it is present and verified; a build, a rebuild or a
+    large update uses sentence-transformers.
     """
     from kb.embed import OnnxEmbedder, SentenceTransformerEmbedder
 
@@ -496,7 +497,9 @@ def update_index(
         if progress is not None:
             progress(min(done, total), total)
 
-    document_embedder = _document_embedder(embedder, cache_dir, len(texts))
+    document_embedder = (
+        _document_embedder(embedder, cache_dir, len(texts)) if manifest is not None else embedder
+    )
     vectors = (
         document_embedder.embed_documents(texts, progress=advance)
         if texts

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from kb.embed import OnnxEmbedder, SentenceTransformerEmbedder
-from kb.index import update_index
+from kb.index import load_index, passages_for, update_index
 from kb.search import Searcher
 
 from .conftest import CASES, LONG_TEXT, make_entry, write_case
@@ -116,4 +116,11 @@ def test_edit_reembeds_one_case_with_the_real_model(real_index, tmp_path):
     assert report.updated == ["suffolk-warm-homes"] and report.rebuilt_reason is None
     assert report.embedded < report.passages / 2
     assert "ONNX" not in " ".join(report.messages)  # the export is kept, not redone
+    # a small update is embedded by the ONNX export: its vectors equal sentence-transformers'
+    data = load_index(cache, edited)
+    target = next(e for e in edited if e.case.id == spec["id"])
+    rows = data.passage_case == data.case_ids.index(spec["id"])
+    texts = [p.text for p in passages_for(target, SentenceTransformerEmbedder())]
+    expected = SentenceTransformerEmbedder().embed_documents(texts)
+    assert np.sum(data.vectors[rows] * expected, axis=1).min() >= 0.999
     update_index(entries, cache)  # restore for other tests in this module
