@@ -385,7 +385,9 @@ class OnnxEmbedder:
             self._max_tokens = int(meta["max_tokens"])
             self._dimension = int(meta["dimension"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexError_(f"{meta_path}: missing or unreadable ONNX export") from exc
+            raise IndexError_(
+                f"{meta_path}: missing or unreadable ONNX export; hint: run `kb index`"
+            ) from exc
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -398,7 +400,9 @@ class OnnxEmbedder:
             )
             self._tokenizer = _load_tokenizer(onnx_dir / TOKENIZER_FILE, self._max_tokens)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise IndexError_(f"{onnx_dir}: the ONNX export cannot be loaded ({exc})") from exc
+            raise IndexError_(
+                f"{onnx_dir}: the ONNX export cannot be loaded ({exc}); hint: run `kb index`"
+            ) from exc
         self._span_tokenizer: Any = None
         self._inputs = {i.name for i in self._session.get_inputs()}
 

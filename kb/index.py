@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -437,9 +438,9 @@ def update_index(
     `progress(done, total)` is called as passages are embedded. `embedder` replaces the model
     named by `model` (None = the packaged all-MiniLM-L6-v2), for tests and other models.
     """
-    ids = [e.case.id for e in entries]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(e.case.id for e in entries)
+    if len(counts) != len(entries):
+        dupes = sorted(i for i, n in counts.items() if n > 1)
         raise IndexError_(f"duplicate case-study ids: {', '.join(dupes)}")
     embedder = _resolve_embedder(model, embedder)
     directory = _index_dir(cache_dir)
