@@ -46,11 +46,14 @@ __all__ = [
     "INDEX_DIR",
     "IndexData",
     "IndexReport",
+    "PREAMBLE",
+    "PROFILE",
     "Passage",
     "bm25_tokens",
     "index_library",
     "load_index",
     "passages_for",
+    "preamble_text",
     "profile_text",
     "update_index",
 ]
@@ -59,10 +62,12 @@ INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 FORMAT = 1
 # Changing how passages or BM25 documents are built changes this, which forces a rebuild.
-PASSAGE_SCHEME = "profile+sections/windows-overlap32/bm25-v1"
+PASSAGE_SCHEME = "profile+preamble+sections/windows-overlap32/bm25-v2"
 WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
 PROFILE = -1  # section number of the profile passage
+PREAMBLE = -2  # section number of body text before the first level-2 heading
+_SECTION_START = re.compile(r"^##(?!#)")
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -87,7 +92,7 @@ class IndexReport:
 class Passage:
     """A piece of a case study that gets one vector: a window of one section, or the profile."""
 
-    section: int  # index into Entry.sections, or PROFILE
+    section: int  # index into Entry.sections, or PROFILE or PREAMBLE
     start: int  # character offsets into the section text (the profile: into profile_text)
     end: int
     text: str  # what the model reads
@@ -135,17 +140,32 @@ def profile_text(entry: Entry) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 
-def _windows(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
-    """Character ranges of overlapping windows of at most `size` tokens."""
+def preamble_text(entry: Entry) -> str:
+    """Body text before the first level-2 heading (usually empty), so that it is indexed too."""
+    lines = []
+    for line in entry.body.split("\n"):
+        if _SECTION_START.match(line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple[int, int]]:
+    """Character ranges of overlapping windows of at most `size` tokens covering a text.
+
+    The first window starts at 0 and the last ends at `length`, so nothing between tokens
+    (closing punctuation, for a tokenizer that skips it) is lost either.
+    """
     if not spans:
         return []
     if len(spans) <= size:
-        return [(spans[0][0], spans[-1][1])]
+        return [(0, length)]
     step = max(1, size - WINDOW_OVERLAP)
     out = []
     for first in range(0, len(spans), step):
         last = min(first + size, len(spans)) - 1
-        out.append((spans[first][0], spans[last][1]))
+        end = length if last == len(spans) - 1 else spans[last][1]
+        out.append((0 if first == 0 else spans[first][0], end))
         if last == len(spans) - 1:
             break
     return out
@@ -157,13 +177,15 @@ def passages_for(entry: Entry, embedder: Embedder) -> list[Passage]:
     title = entry.case.title
     profile = profile_text(entry)
     passages = []
-    for start, end in _windows(embedder.token_spans(profile), size) or [(0, len(profile))]:
+    windows = _windows(embedder.token_spans(profile), size, len(profile)) or [(0, len(profile))]
+    for start, end in windows:
         passages.append(Passage(PROFILE, start, end, profile[start:end]))
-    for number, section in enumerate(entry.sections):
-        spans = embedder.token_spans(section.text)
-        for start, end in _windows(spans, size):
-            body = clean_markdown(section.text[start:end])
-            passages.append(Passage(number, start, end, f"{title} - {section.heading}: {body}"))
+    parts = [(PREAMBLE, "Introduction", preamble_text(entry))]
+    parts += [(n, s.heading, s.text) for n, s in enumerate(entry.sections)]
+    for number, heading, text in parts:
+        for start, end in _windows(embedder.token_spans(text), size, len(text)):
+            body = clean_markdown(text[start:end])
+            passages.append(Passage(number, start, end, f"{title} - {heading}: {body}"))
     return passages
 
 
@@ -209,6 +231,7 @@ def bm25_text(entry: Entry) -> str:
     parts += [case.place or "", case.cohort or ""]
     parts += [o.metric for o in case.outcomes]
     parts += _labels(entry)
+    parts.append(clean_markdown(preamble_text(entry)))
     parts += [f"{s.heading} {clean_markdown(s.text)}" for s in entry.sections]
     return "\n".join(p for p in parts if p)
 

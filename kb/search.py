@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kb.errors import SearchError
-from kb.index import PROFILE, IndexData, bm25_tokens, clean_markdown, load_index, new_stemmer
+from kb.index import (
+    PREAMBLE,
+    PROFILE,
+    IndexData,
+    bm25_tokens,
+    clean_markdown,
+    load_index,
+    new_stemmer,
+    preamble_text,
+)
 from kb.index import profile_text as _profile_text
 from kb.vocab import load_vocabularies
 
@@ -475,6 +484,8 @@ class Searcher:
         section, start, end = (int(x) for x in self.data.passage_meta[row])
         if section == PROFILE:
             return "Summary", _profile_text(entry)[start:end]
+        if section == PREAMBLE:
+            return "Introduction", preamble_text(entry)[start:end]
         part = entry.sections[section]
         return part.heading, part.text[start:end]
 

@@ -11,7 +11,7 @@ import pytest
 from kb.content import Entry
 from kb.embed import HashingEmbedder
 from kb.errors import IndexError_
-from kb.index import PROFILE, load_index, passages_for, update_index
+from kb.index import PREAMBLE, PROFILE, load_index, passages_for, update_index
 from kb.search import Searcher
 
 from .conftest import CASES, make_entry
@@ -178,3 +178,19 @@ def test_no_temporary_files_left(entries, cache_dir, embedder):
     names = sorted(p.name for p in (cache_dir / "index").iterdir())
     assert not [n for n in names if n.startswith(".")]
     assert len(names) == 3  # manifest, one vectors file, one BM25 file
+
+
+def test_text_before_the_first_section_is_indexed(entries, cache_dir, embedder):
+    from kb.content import split_sections
+
+    base = entries[2]
+    body = "An opening note about barber shops in Handsworth.\n\n" + base.body
+    with_intro = replace(base, body=body, sections=split_sections(body, 1), content_hash="x" * 64)
+    passages = passages_for(with_intro, embedder)
+    assert [p.text for p in passages if p.section == PREAMBLE] == [
+        f"{base.case.title} - Introduction: An opening note about barber shops in Handsworth."
+    ]
+    library = [with_intro if e is base else e for e in entries]
+    update_index(library, cache_dir, embedder=embedder)
+    hit = Searcher.open(cache_dir, library, embedder=embedder).search("Handsworth")[0]
+    assert (hit.case_id, hit.section) == (base.case.id, "Introduction")
