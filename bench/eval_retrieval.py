@@ -20,8 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 from kb.content import load_library  # noqa: E402
 from kb.index import update_index  # noqa: E402
-from kb.search import DEFAULT_FUSION, Fusion, Searcher  # noqa: E402
-from tests.eval.retrieval import evaluate, load_queries  # noqa: E402
+from kb.search import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness, Searcher  # noqa: E402
+from tests.eval.retrieval import (  # noqa: E402
+    evaluate,
+    evaluate_similar,
+    load_queries,
+    load_similar,
+)
 
 VARIANTS = {
     "rrf k=60 (baseline)": Fusion(),
@@ -38,6 +43,20 @@ VARIANTS = {
     "convex a=0.6": Fusion(method="convex", alpha=0.6),
     "convex a=0.7": Fusion(method="convex", alpha=0.7),
     "convex a=0.5 +2nd 0.5": Fusion(method="convex", alpha=0.5, second=0.5),
+}
+
+
+LIKENESS = {
+    "centroid + BM25 + facets 0.25": Likeness(dense="centroid"),
+    "centroid only": Likeness(dense="centroid", lexical=False, facet_weight=0.0),
+    "centroid + BM25": Likeness(dense="centroid", facet_weight=0.0),
+    "centroid + BM25 + topics 0.25": Likeness(dense="centroid", facets=("topics",)),
+    "profile + BM25 + facets 0.25 (default)": Likeness(dense="profile"),
+    "profile + BM25 + facets 0.4": Likeness(dense="profile", facet_weight=0.4),
+    "profile + facets 0.25 (no BM25)": Likeness(dense="profile", lexical=False),
+    "maxsim + BM25 + facets 0.25": Likeness(dense="maxsim"),
+    "maxsim + BM25 + topics 0.25": Likeness(dense="maxsim", facets=("topics",)),
+    "maxsim + BM25 + facets 0.1": Likeness(dense="maxsim", facet_weight=0.1),
 }
 
 
@@ -69,6 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<40} {scores['recall@5']:>9.3f} {scores['ndcg@10']:>9.3f} {scores['mrr']:>7.3f}"
         )
+    judged = load_similar()
+    print(f"\n'similar' over {len(judged)} judged case studies")
+    print(f"{'likeness':<40} {'recall@3':>9} {'nDCG@5':>9}")
+    searcher.fusion = DEFAULT_FUSION
+    variants = LIKENESS if args.all else {"default": DEFAULT_LIKENESS}
+    for name, likeness in variants.items():
+        searcher.likeness = likeness
+        scores = evaluate_similar(searcher, judged)
+        print(f"{name:<40} {scores['recall@3']:>9.3f} {scores['ndcg@5']:>9.3f}")
+    searcher.likeness = DEFAULT_LIKENESS
     if args.all:
         # a check against tuning to the queries: pick on one half, read the other
         halves = {"odd": queries[0::2], "even": queries[1::2]}

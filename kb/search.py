@@ -45,6 +45,7 @@ __all__ = [
     "FACET_FIELDS",
     "Filters",
     "Fusion",
+    "Likeness",
     "SearchHit",
     "Searcher",
     "describe_hit",
@@ -222,6 +223,26 @@ class Fusion:
 DEFAULT_FUSION = Fusion(dense_weight=2.0)
 
 
+@dataclass(frozen=True)
+class Likeness:
+    """How `similar` compares case studies.
+
+    dense: centroid (mean of passage vectors), profile (title, summary, who and what) or maxsim
+    (each source passage's best match, averaged). lexical: fuse BM25 over the source's profile.
+    facets / facet_weight: the share of the score given to the overlap of controlled facets.
+    """
+
+    dense: Literal["centroid", "profile", "maxsim"] = "profile"
+    lexical: bool = True
+    facets: tuple[str, ...] = _SIMILAR_FACETS
+    facet_weight: float = 0.25
+
+
+# Chosen on tests/eval/similar.yml (bench/eval_retrieval.py --all): comparing profiles beat
+# centroids and maxsim; BM25 and the facet overlap each add to the dense score.
+DEFAULT_LIKENESS = Likeness()
+
+
 def query_embedder(index_dir_cache: Path, identity: str) -> Embedder:
     """The query embedder matching an index: the ONNX export, or the hashing stand-in."""
     from kb.embed import HashingEmbedder, OnnxEmbedder
@@ -278,6 +299,7 @@ class Searcher:
         self.entries = [by_id[cid] for cid in data.case_ids]
         self.embedder = embedder
         self.fusion = fusion
+        self.likeness = DEFAULT_LIKENESS
         self._position = {cid: i for i, cid in enumerate(data.case_ids)}
         self._facets = _Facets([e.case for e in self.entries])
         self._stemmer = new_stemmer()
@@ -447,16 +469,27 @@ class Searcher:
             hint = f"did you mean '{close[0]}'?" if close else "run `kb list` for the ids"
             raise SearchError(f"no case study with id '{case_id}'; hint: {hint}")
         source = self.entries[position]
+        config = self.likeness
         centroids = self._case_centroids()
-        dense = (centroids @ centroids[position]).astype(np.float32)
+        if config.dense == "maxsim":
+            dense = self._maxsim(position)
+        elif config.dense == "profile":
+            profiles = self.data.vectors[self.data.case_start]
+            dense = (profiles @ profiles[position]).astype(np.float32)
+        else:
+            dense = (centroids @ centroids[position]).astype(np.float32)
         query_text = _profile_text(source)
         tokens = self._tokens(query_text)
-        lexical = self._bm25(tokens)
+        lexical = self._bm25(tokens) if config.lexical else np.zeros_like(dense)
         allowed = self._allowed(filters)
         allowed[position] = False
-        fused = self._fuse(dense, lexical, allowed)
-        overlap = self._facet_overlap(source.case)
-        final = np.where(allowed, 0.75 * fused + 0.25 * overlap, -1.0)
+        if config.lexical:
+            fused = self._fuse(dense, lexical, allowed)
+        else:
+            fused = np.where(allowed, (dense.astype(np.float64) + 1) / 2, -1.0)
+        overlap = self._facet_overlap(source.case, config.facets)
+        weight = config.facet_weight
+        final = np.where(allowed, (1 - weight) * fused + weight * overlap, -1.0)
         passage_scores = (self.data.vectors @ centroids[position]).astype(np.float32)
         token_set = set(tokens)
         hits = []
@@ -562,22 +595,39 @@ class Searcher:
             self._centroids = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
         return self._centroids
 
-    def _facet_overlap(self, source: CaseStudy) -> NDArray[np.float64]:
+    def _maxsim(self, position: int) -> NDArray[np.float32]:
+        """Per case: the mean, over the source's passages, of their best match among its own."""
+        start = int(self.data.case_start[position])
+        end = (
+            int(self.data.case_start[position + 1])
+            if position + 1 < len(self.data.case_start)
+            else len(self.data.vectors)
+        )
+        sims = self.data.vectors[start:end] @ self.data.vectors.T
+        best = np.maximum.reduceat(sims, self.data.case_start, axis=1)
+        return best.mean(axis=0).astype(np.float32)
+
+    def _facet_overlap(
+        self, source: CaseStudy, facets: tuple[str, ...] = _SIMILAR_FACETS
+    ) -> NDArray[np.float64]:
         """Jaccard overlap of the descriptive facets of each case study with the source's."""
         if self._facet_matrix is None:
             keys = sorted(
-                {(f, v) for e in self.entries for f in _SIMILAR_FACETS for v in _values(e.case, f)}
+                {(f, v) for e in self.entries for f in FACET_FIELDS for v in _values(e.case, f)}
             )
             column = {key: i for i, key in enumerate(keys)}
             matrix = np.zeros((len(self.entries), len(keys)), dtype=np.float32)
             for row, entry in enumerate(self.entries):
-                for f in _SIMILAR_FACETS:
+                for f in FACET_FIELDS:
                     for v in _values(entry.case, f):
                         matrix[row, column[(f, v)]] = 1.0
             self._facet_matrix, self._facet_column = matrix, column
-        matrix, column = self._facet_matrix, self._facet_column
+        column = self._facet_column
+        keep = np.asarray([key[0] in facets for key in column], dtype=bool)
+        matrix = self._facet_matrix[:, keep]
+        column = {key: i for i, key in enumerate(k for k in column if k[0] in facets)}
         mine = np.zeros(matrix.shape[1], dtype=np.float32)
-        for f in _SIMILAR_FACETS:
+        for f in facets:
             for v in _values(source, f):
                 if (f, v) in column:
                     mine[column[(f, v)]] = 1.0

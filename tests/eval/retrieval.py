@@ -51,3 +51,23 @@ def evaluate(searcher: Any, queries: Sequence[Query], mode: str = "hybrid") -> d
         mrr += 0.0 if first is None else 1.0 / (first + 1)
     n = len(queries)
     return {"recall@5": recall / n, "ndcg@10": ndcg / n, "mrr": mrr / n}
+
+
+SIMILAR_FILE = Path(__file__).with_name("similar.yml")
+
+
+def load_similar(path: Path = SIMILAR_FILE) -> dict[str, dict[str, int]]:
+    """Case id -> {comparable case id: 2 (close) or 1 (partial)}."""
+    raw = yaml.safe_load(path.read_text("utf-8"))
+    return {str(k): {str(c): int(g) for c, g in v.items()} for k, v in raw["similar"].items()}
+
+
+def evaluate_similar(searcher: Any, judged: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Mean recall@3 and nDCG@5 of `similar` over the judged case studies."""
+    recall = ndcg = 0.0
+    for case_id, relevance in judged.items():
+        ranking = [h.case_id for h in searcher.similar(case_id, limit=5)]
+        recall += recall_at(ranking, relevance, 3)
+        ndcg += ndcg_at(ranking, relevance, 5)
+    n = len(judged)
+    return {"recall@3": recall / n, "ndcg@5": ndcg / n}

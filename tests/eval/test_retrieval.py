@@ -8,7 +8,7 @@ import pytest
 
 from kb.content import load_library
 
-from .retrieval import evaluate, load_queries, ndcg_at, recall_at
+from .retrieval import evaluate, load_queries, load_similar, ndcg_at, recall_at
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -44,3 +44,12 @@ def test_hybrid_beats_bm25_and_dense(tmp_path):
     for metric in ("ndcg@10", "recall@5"):
         assert scores["hybrid"][metric] > scores["bm25"][metric], scores
         assert scores["hybrid"][metric] > scores["dense"][metric], scores
+
+
+def test_similar_judgements_are_well_formed():
+    judged = load_similar()
+    ids = {p.stem for p in CONTENT.glob("*.md") if not p.name.startswith("_")}
+    assert set(judged) <= ids and len(judged) >= 10
+    for case_id, relevance in judged.items():
+        assert case_id not in relevance
+        assert set(relevance) <= ids and set(relevance.values()) <= {1, 2}
