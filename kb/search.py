@@ -309,6 +309,7 @@ class Searcher:
         doc_ids = [str(d) for d in bm25["doc_ids"]]
         self._bm25_to_case = np.asarray([self._position[d] for d in doc_ids], dtype=np.int64)
         self._centroids: NDArray[np.float32] | None = None
+        self._profiles: NDArray[np.float32] | None = None
         self._label_terms: list[tuple[str, str, tuple[str, ...]]] | None = None
         self._facet_matrix: NDArray[np.float32] | None = None
         self._facet_column: dict[tuple[str, str], int] = {}
@@ -474,7 +475,9 @@ class Searcher:
         if config.dense == "maxsim":
             dense = self._maxsim(position)
         elif config.dense == "profile":
-            profiles = self.data.vectors[self.data.case_start]
+            if self._profiles is None:
+                self._profiles = np.ascontiguousarray(self.data.vectors[self.data.case_start])
+            profiles = self._profiles
             dense = (profiles @ profiles[position]).astype(np.float32)
         else:
             dense = (centroids @ centroids[position]).astype(np.float32)
