@@ -61,8 +61,10 @@ __all__ = [
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 FORMAT = 1
-# Changing how passages or BM25 documents are built changes this, which forces a rebuild.
-PASSAGE_SCHEME = "profile+preamble+sections/windows-overlap32/bm25-v2"
+# Changing how passages are built changes this, which forces a rebuild.
+PASSAGE_SCHEME = "profile+preamble+sections/windows-overlap32"
+# Changing how BM25 documents are built changes this, which rebuilds BM25 only (no embedding).
+BM25_SCHEME = "bm25-lucene-k1.2-b0.75/title2-summary2-labels-v1"
 WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
 PROFILE = -1  # section number of the profile passage
@@ -124,6 +126,10 @@ def clean_markdown(text: str) -> str:
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_MARKS.sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _drop_link_targets(text: str) -> str:
+    return _MD_LINK.sub(r"\1", text) if "](" in text else text
 
 
 def profile_text(entry: Entry) -> str:
@@ -231,8 +237,9 @@ def bm25_text(entry: Entry) -> str:
     parts += [case.place or "", case.cohort or ""]
     parts += [o.metric for o in case.outcomes]
     parts += _labels(entry)
-    parts.append(clean_markdown(preamble_text(entry)))
-    parts += [f"{s.heading} {clean_markdown(s.text)}" for s in entry.sections]
+    # BM25 words ignore Markdown marks; only link targets would add noise words
+    parts.append(_drop_link_targets(preamble_text(entry)))
+    parts += [f"{s.heading} {_drop_link_targets(s.text)}" for s in entry.sections]
     return "\n".join(p for p in parts if p)
 
 
@@ -546,7 +553,10 @@ def update_index(
     report.embedded = total
     report.passages = int(index.ntotal)
 
-    changed = bool(report.added or report.updated or report.removed or manifest is None)
+    old_bm25 = manifest is not None and manifest.get("bm25_scheme") != BM25_SCHEME
+    if old_bm25:
+        report.messages.append("rebuilding the keyword index: its format changed")
+    changed = bool(report.added or report.updated or report.removed or manifest is None or old_bm25)
     if changed:
         _write_generation(directory, old_cases, entries, index, embedder, next_id)
     _ensure_onnx(cache_dir, embedder, report)
@@ -580,6 +590,7 @@ def _write_generation(
         "dimension": embedder.dimension,
         "max_tokens": embedder.max_tokens,
         "scheme": PASSAGE_SCHEME,
+        "bm25_scheme": BM25_SCHEME,
         "generation": generation,
         "files": files,
         "next_id": next_id,
@@ -605,6 +616,8 @@ def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
         stale = _compare(manifest, entries)
         if stale:
             raise _Stale(stale)
+        if manifest.get("bm25_scheme") != BM25_SCHEME:
+            raise _Stale("the keyword index is from an older version of kb")
         index = _load_vectors(directory, manifest)
         bm25 = _load_bm25(directory, manifest)
     except _Stale as reason:

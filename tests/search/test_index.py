@@ -194,3 +194,17 @@ def test_text_before_the_first_section_is_indexed(entries, cache_dir, embedder):
     update_index(library, cache_dir, embedder=embedder)
     hit = Searcher.open(cache_dir, library, embedder=embedder).search("Handsworth")[0]
     assert (hit.case_id, hit.section) == (base.case.id, "Introduction")
+
+
+def test_old_keyword_index_is_rebuilt_without_embedding(entries, cache_dir, embedder):
+    update_index(entries, cache_dir, embedder=embedder)
+    path = cache_dir / "index" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["bm25_scheme"] = "an older one"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexError_, match="keyword index is from an older version"):
+        Searcher.open(cache_dir, entries, embedder=embedder)
+    report = update_index(entries, cache_dir, embedder=embedder)
+    assert report.embedded == 0 and report.rebuilt_reason is None
+    assert any("keyword index" in m for m in report.messages)
+    assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
