@@ -14,7 +14,7 @@ import contextlib
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -467,7 +467,7 @@ class Searcher:
         position = self._position.get(case_id)
         if position is None:
             close = difflib.get_close_matches(case_id, list(self._position), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "run `kb list` for the ids"
+            hint = f"did you mean '{close[0]}'?" if close else "ids are the file names in content/"
             raise SearchError(f"no case study with id '{case_id}'; hint: {hint}")
         source = self.entries[position]
         config = self.likeness
@@ -690,11 +690,6 @@ def _shared(case: CaseStudy, wanted: Mapping[str, Iterable[str]]) -> dict[str, t
         if common:
             out[name] = common
     return out
-
-
-def filter_fields() -> tuple[str, ...]:
-    """Names of every Filters field (for CLI help and JSON)."""
-    return tuple(f.name for f in fields(Filters))
 
 
 def describe_hit(hit: SearchHit, case: CaseStudy) -> dict[str, Any]:
