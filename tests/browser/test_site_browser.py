@@ -264,3 +264,13 @@ def test_catalogue_filters_by_region_and_tier(site: Site, browser: Any) -> None:
     screenshot(driver, "catalogue")
     serious = axe_violations(driver, "catalogue")
     assert not serious, describe(serious)
+
+
+def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        _require_browser()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -285,3 +288,59 @@ def test_search_index_skips_lists_and_comparables(built: Path) -> None:
     comparables = [d for d in index["docs"] if d["location"].endswith("#comparable-initiatives")]
     assert comparables and all(d["text"] == "" for d in comparables if "cases/" in d["location"])
     assert not any("similarity" in d["text"] for d in index["docs"])
+
+
+def run_mkdocs(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    return subprocess.run(
+        [str(mkdocs), *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_plain_mkdocs_build_reports_invalid_content(tmp_path: Path) -> None:
+    result = run_mkdocs(
+        "build", "--strict", "-d", str(tmp_path / "out"),
+        env={"KB_CONTENT_DIR": str(DATA / "malicious")},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "kb: " in result.stderr and "zeta-malicious.md" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.model
+def test_plain_mkdocs_build_strict_with_the_real_model(tmp_path: Path) -> None:
+    """`mkdocs build --strict` alone builds the index it needs (real model) and the site."""
+    result = run_mkdocs(
+        "build", "--strict", "-d", str(tmp_path / "out"),
+        env={"KB_CONTENT_DIR": str(ROOT / "content"), "KB_CACHE_DIR": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/cases/norfolk-falls-prevention/index.html").is_file()
+    assert (tmp_path / "cache").is_dir()
+
+
+def test_plugin_watches_the_content_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mkdocs.config import load_config
+
+    from kb.mkdocs_plugin import KbPlugin
+
+    monkeypatch.setenv("KB_CONTENT_DIR", str(DATA / "content"))
+    config = load_config(str(MKDOCS_YML))
+    plugin = config.plugins["kb"]
+    assert isinstance(plugin, KbPlugin)
+    plugin.on_config(config)
+
+    class Server:
+        watched: list[str] = []
+
+        def watch(self, path: str) -> None:
+            self.watched.append(path)
+
+    server = Server()
+    plugin.on_serve(server, config=config, builder=lambda: None)  # type: ignore[arg-type]
+    assert server.watched == [str(DATA / "content")]
