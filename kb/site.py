@@ -745,6 +745,13 @@ def _coverage_table(
             )
             cells.append(f'<span class="kb-heat kb-heat-{_heat(n)}">{number}</span>')
         rows.append(cells)
+    unplaced = [e for e in entries if not facet_values(e.case, rows_facet)]
+    if unplaced:  # national work has no region: count it so the totals add up
+        cells = [f"No {md_text(rows_facet.title.lower())} (national)"]
+        for c in col_terms:
+            n = sum(1 for e in unplaced if c.id in facet_values(e.case, cols_facet))
+            cells.append(f'<span class="kb-heat kb-heat-{_heat(n)}">{n}</span>')
+        rows.append(cells)
     return [*_table([md_text(h) for h in header], rows), ""]
 
 

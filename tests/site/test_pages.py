@@ -192,3 +192,10 @@ def test_plain_title_cannot_form_markup() -> None:
     title = site.plain_title("</title><script>x</script> &lt;b&gt; & more")
     assert "<" not in title and ">" not in title
     assert "&amp;lt;b&amp;gt;" in title and "& more" in title
+
+
+def test_coverage_counts_national_work(entries: list[Entry]) -> None:
+    text = site.coverage_page(entries, VOCAB).markdown
+    national = next(line for line in text.splitlines() if line.startswith("| No region"))
+    cells = [c.strip() for c in national.strip("|").split("|")]
+    assert ">1<" in cells[2]  # delta-national-smoking: primary prevention
