@@ -103,10 +103,14 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             files.append(File.generated(config, page.path, content=page.markdown))
         return files
 
-    def _comparables(self, entries: Sequence[Entry]) -> Mapping[str, Sequence[site.SimilarHit]]:
+    def _comparables(
+        self, entries: Sequence[Entry]
+    ) -> Mapping[str, Sequence[site.SimilarHit]] | None:
         """The nearest case studies of each, from the search index (built here if need be)."""
         assert self.settings is not None
-        if not entries or self.config.comparable <= 0:
+        if self.config.comparable <= 0:
+            return None
+        if not entries:
             return {}
         from kb.search import Searcher
 
@@ -238,6 +242,10 @@ def _prepare(
         if done == 0 or done == total:
             progress(f"  embedded {done} of {total} passages")
 
+    if embedder is None:
+        from kb.embed import embedder_for
+
+        embedder = embedder_for(settings.model)
     result_index = update_index(
         entries, settings.cache_dir, model=settings.model, embedder=embedder, progress=embedded
     )
