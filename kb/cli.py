@@ -360,9 +360,11 @@ def serve(port: int, strict: bool) -> None:
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     from kb.mkdocs_plugin import serve_site
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
     mkdocs_log = logging.getLogger("mkdocs")
-    mkdocs_log.addHandler(handler)
+    if not any(h.get_name() == "kb-serve" for h in mkdocs_log.handlers):
+        handler = logging.StreamHandler()
+        handler.set_name("kb-serve")
+        handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+        mkdocs_log.addHandler(handler)
     mkdocs_log.setLevel(logging.INFO)
     serve_site(_settings(), port=port, strict=strict, progress=lambda m: click.echo(m, err=True))

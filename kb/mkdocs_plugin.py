@@ -325,6 +325,7 @@ def serve_site(
     from mkdocs.commands.serve import serve
 
     say = progress or (lambda _message: None)
+    _check_port(host, port)
     report = BuildReport(cases=0, site_dir=settings.site_dir)
     _prepare(settings, say, embedder, report)
     _shared["settings"] = settings
@@ -339,3 +340,20 @@ def serve_site(
         )
     except (Abort, ConfigurationError, PluginError) as exc:
         raise SiteError(f"the site cannot be served: {exc}") from None
+    except OSError as exc:
+        raise SiteError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}; hint: choose another --port"
+        ) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before the slow steps if the address is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SiteError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}; hint: choose another --port"
+            ) from None

@@ -534,13 +534,20 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
         overview += [
             f"## {facet.title}",
             "",
-            f"{_md_link('All ' + facet.plural, 'browse/index.md', facet_index)}: "
-            + ", ".join(
-                f"{_md_link(t.label, 'browse/index.md', browse_path(facet, t.id))} "
-                f"({len(groups.get(t.id, []))})"
-                for t in vocabulary.terms
-                if groups.get(t.id)
-            ),
+            (
+                ", ".join(
+                    f"{_md_link(t.label, 'browse/index.md', browse_path(facet, t.id))} "
+                    f"({len(groups.get(t.id, []))})"
+                    for t in vocabulary.terms
+                    if groups.get(t.id)
+                )
+                or "No case study yet"
+            )
+            + ". See "
+            + _md_link(
+                f"all {len(vocabulary.terms)} {facet.plural}", "browse/index.md", facet_index
+            )
+            + ", including those with no case study yet.",
             "",
         ]
         heading = facet.title if facet is ICS else facet.title.lower()

@@ -344,3 +344,17 @@ def test_plugin_watches_the_content_folder(monkeypatch: pytest.MonkeyPatch) -> N
     server = Server()
     plugin.on_serve(server, config=config, builder=lambda: None)  # type: ignore[arg-type]
     assert server.watched == [str(DATA / "content")]
+
+
+def test_kb_serve_reports_a_busy_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.chdir(ROOT)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
