@@ -26,7 +26,7 @@ import re
 import secrets
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -473,6 +473,33 @@ def update_index(
         dupes = sorted(i for i, n in counts.items() if n > 1)
         raise IndexError_(f"duplicate case-study ids: {', '.join(dupes)}")
     embedder = _resolve_embedder(model, embedder)
+    with _writer_lock(_index_dir(cache_dir)):
+        return _update(entries, cache_dir, embedder, progress)
+
+
+@contextlib.contextmanager
+def _writer_lock(directory: Path) -> Iterator[None]:
+    """One writer at a time (e.g. `kb index` while `kb build` updates the same cache)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no lock, writes stay atomic
+        yield
+        return
+    with (directory / ".lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _update(
+    entries: Sequence[Entry],
+    cache_dir: Path,
+    embedder: Embedder,
+    progress: Callable[[int, int], None] | None,
+) -> IndexReport:
     directory = _index_dir(cache_dir)
     report = IndexReport()
     identity = embedder.identity

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -175,7 +176,7 @@ def test_empty_library_builds_an_empty_index(cache_dir, embedder):
 def test_no_temporary_files_left(entries, cache_dir, embedder):
     update_index(entries, cache_dir, embedder=embedder)
     update_index(entries[1:], cache_dir, embedder=embedder)
-    names = sorted(p.name for p in (cache_dir / "index").iterdir())
+    names = sorted(p.name for p in (cache_dir / "index").iterdir() if p.name != ".lock")
     assert not [n for n in names if n.startswith(".")]
     assert len(names) == 3  # manifest, one vectors file, one BM25 file
 
@@ -208,3 +209,19 @@ def test_old_keyword_index_is_rebuilt_without_embedding(entries, cache_dir, embe
     assert report.embedded == 0 and report.rebuilt_reason is None
     assert any("keyword index" in m for m in report.messages)
     assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
+
+
+def test_concurrent_writers_take_turns(entries, cache_dir, embedder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    halves = [entries[:3], entries]
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda es: update_index(es, cache_dir, embedder=embedder), halves))
+    assert all(r.passages for r in reports)
+    # whichever wrote last, the cache holds one consistent index, not a mix of the two
+    loaded = []
+    for library in halves:
+        with contextlib.suppress(IndexError_):
+            loaded.append(len(load_index(cache_dir, library).case_ids))
+    assert loaded in ([3], [len(entries)])
+    assert len(list((cache_dir / "index").glob("vectors-*.faiss"))) == 1
