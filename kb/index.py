@@ -638,19 +638,25 @@ def _write_generation(
 def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
     """The verified index for exactly these entries; IndexError_ (run `kb index`) otherwise."""
     directory = _index_dir(cache_dir)
-    try:
-        manifest = _read_manifest(directory)
-        stale = _compare(manifest, entries)
-        if stale:
-            raise _Stale(stale)
-        if manifest.get("bm25_scheme") != BM25_SCHEME:
-            raise _Stale("the keyword index is from an older version of kb")
-        index = _load_vectors(directory, manifest)
-        bm25 = _load_bm25(directory, manifest)
-    except _Stale as reason:
-        raise IndexError_(
-            f"the search index cannot be used: {reason}; hint: run `kb index`"
-        ) from None
+    for attempt in (1, 2):
+        try:
+            manifest = _read_manifest(directory)
+            stale = _compare(manifest, entries)
+            if stale:
+                raise _Stale(stale)
+            if manifest.get("bm25_scheme") != BM25_SCHEME:
+                raise _Stale("the keyword index is from an older version of kb")
+            index = _load_vectors(directory, manifest)
+            bm25 = _load_bm25(directory, manifest)
+            break
+        except _Stale as reason:
+            # a writer may have replaced the generation between reading the manifest and
+            # its files: read once more before giving up
+            if attempt == 1 and (directory / MANIFEST).exists() and "missing" in str(reason):
+                continue
+            raise IndexError_(
+                f"the search index cannot be used: {reason}; hint: run `kb index`"
+            ) from None
     import faiss
 
     row_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
