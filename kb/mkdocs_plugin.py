@@ -238,8 +238,12 @@ def _prepare(
     progress(f"Updating the search index of {len(entries)} case studies in {settings.cache_dir}")
     from kb.index import update_index
 
+    shown = [-1]  # the last tenth reported
+
     def embedded(done: int, total: int) -> None:
-        if done == 0 or done == total:
+        tenth = done * 10 // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
             progress(f"  embedded {done} of {total} passages")
 
     if embedder is None:
