@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from kb.content import Entry, split_sections
+from kb.content import REQUIRED_SECTIONS, Entry, split_sections
 from kb.model import CaseStudy
 from kb.vocab import load_vocabularies
 
@@ -178,14 +178,6 @@ FILLER = [
     "A single referral route replaced four separate forms.",
     "The programme was later extended to two neighbouring places.",
 ]
-SECTIONS = (
-    "Context",
-    "What they did",
-    "Outcomes",
-    "What made it work",
-    "Challenges",
-    "Lessons for peers",
-)
 
 
 def _paragraph(rng: random.Random, theme: dict[str, list[str]], place: str, n: int) -> str:
@@ -268,7 +260,7 @@ def generate_case(index: int, rng: random.Random) -> tuple[dict[str, Any], str]:
         ],
     }
     parts = []
-    for heading in SECTIONS:
+    for heading in REQUIRED_SECTIONS:
         length = rng.choice([3, 4, 6, 8, 14 if heading == "What they did" else 5])
         parts.append(f"## {heading}\n\n{_paragraph(rng, theme, place, length)}\n")
     return front, "\n".join(parts)

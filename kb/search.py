@@ -32,7 +32,7 @@ from kb.index import (
     preamble_text,
 )
 from kb.index import profile_text as _profile_text
-from kb.vocab import load_vocabularies
+from kb.vocab import FIELD_VOCABULARY, load_vocabularies
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -55,20 +55,7 @@ __all__ = [
 ]
 
 # controlled front-matter fields a search can filter on, in display order
-FACET_FIELDS: tuple[str, ...] = (
-    "region",
-    "ics",
-    "level",
-    "status",
-    "tiers",
-    "kaiser_level",
-    "meps",
-    "three_cs",
-    "enablers",
-    "challenges",
-    "drivers",
-    "topics",
-)
+FACET_FIELDS: tuple[str, ...] = tuple(FIELD_VOCABULARY)
 FIELD_LABELS = {
     "region": "region",
     "ics": "ICS",
@@ -172,8 +159,6 @@ class Filters:
 
 
 def vocab_name(field_name: str) -> str:
-    from kb.vocab import FIELD_VOCABULARY
-
     return FIELD_VOCABULARY.get(field_name, field_name)
 
 

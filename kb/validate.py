@@ -12,7 +12,7 @@ import difflib
 import html
 import re
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -636,113 +636,115 @@ def nhs_number_valid(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
-def _scan_text(text: str) -> list[tuple[int, int, str, str, Severity, str]]:
-    """Findings in a piece of text: (offset, length, message, hint, severity, code)."""
-    found: list[tuple[int, int, str, str, Severity, str]] = []
+def _personal_email(match: re.Match[str]) -> bool:
+    """An address whose local part names no role (info@, team@ ...) is likely a person's."""
+    return not set(re.split(r"[._+-]", match.group(1).lower())) & _ROLE_WORDS
+
+
+def _uk_phone(match: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", match.group(2))
+    digits = "0" + (digits.lstrip("0") if match.group(1).startswith("+44") else digits)
+    return len(digits) in (10, 11) and digits[1] in "1237"
+
+
+def _not_dangerous(match: re.Match[str]) -> bool:
+    return not _DANGEROUS_TAG.match(match.group(0) + " ")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A pattern in untrusted text, and what to say when it is found."""
+
+    pattern: re.Pattern[str]
+    message: str  # {text}: the match; {tag}: its first group, lower case
+    hint: str
+    severity: Severity
+    code: str
+    keep: Callable[[re.Match[str]], bool] = lambda match: True
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        _DANGEROUS_TAG,
+        "raw HTML <{tag}> is not allowed: it could run script",
+        "remove the tag; use Markdown for formatting and links",
+        "error",
+        "unsafe-html",
+    ),
+    _Rule(
+        _EVENT_ATTR,
+        "an HTML event-handler attribute (on...=) is not allowed: it runs script",
+        "remove the HTML; use Markdown",
+        "error",
+        "unsafe-html",
+    ),
+    _Rule(
+        _SCRIPT_URL,
+        "a '{text}' link is not allowed: it runs script",
+        "link only to https:// addresses",
+        "error",
+        "unsafe-html",
+    ),
+    _Rule(
+        _ANY_TAG,
+        "raw HTML <{tag}> is removed when the site is published",
+        "use Markdown instead of HTML",
+        "warning",
+        "raw-html",
+        _not_dangerous,
+    ),
+    _Rule(
+        _EMAIL,
+        "'{text}' looks like an individual's e-mail address",
+        "remove personal data; give a team or organisation address instead",
+        "error",
+        "personal-data",
+        _personal_email,
+    ),
+    _Rule(
+        _PHONE,
+        "'{text}' looks like a UK phone number",
+        "remove personal phone numbers; a public switchboard is fine",
+        "warning",
+        "personal-data",
+        _uk_phone,
+    ),
+    _Rule(
+        _NHS_NUMBER,
+        "'{text}' looks like an NHS number (its check digit is valid)",
+        "remove it: a case study must never identify a patient",
+        "error",
+        "personal-data",
+        lambda match: nhs_number_valid("".join(match.groups())),
+    ),
+)
+
+
+def _scan_text(text: str) -> list[tuple[int, str, str, Severity, str]]:
+    """Findings in a piece of text: (offset, message, hint, severity, code)."""
     if not _WORTH_SCANNING.search(text):
-        return found
-    # entity-encoded tricks (&#106;avascript:) are decoded for the scan
+        return []
+    # entity-encoded tricks (&#106;avascript:) are decoded before the scan
     decoded = html.unescape(text) if "&" in text else text
-    for match in _DANGEROUS_TAG.finditer(decoded):
-        found.append(
-            (
-                match.start(),
-                len(match.group(0)),
-                f"raw HTML <{match.group(1).lower()}> is not allowed: it could run script",
-                "remove the tag; use Markdown for formatting and links",
-                "error",
-                "unsafe-html",
-            )
-        )
-    for match in _EVENT_ATTR.finditer(decoded):
-        found.append(
-            (
-                match.start(),
-                len(match.group(0)),
-                "an HTML event-handler attribute (on...=) is not allowed: it runs script",
-                "remove the HTML; use Markdown",
-                "error",
-                "unsafe-html",
-            )
-        )
-    for match in _SCRIPT_URL.finditer(decoded):
-        found.append(
-            (
-                match.start(),
-                len(match.group(0)),
-                f"a '{match.group(0)}' link is not allowed: it runs script",
-                "link only to https:// addresses",
-                "error",
-                "unsafe-html",
-            )
-        )
-    for match in _ANY_TAG.finditer(decoded):
-        tag = match.group(1).lower()
-        if _DANGEROUS_TAG.match(match.group(0) + " "):
-            continue
-        found.append(
-            (
-                match.start(),
-                len(match.group(0)),
-                f"raw HTML <{tag}> is removed when the site is published",
-                "use Markdown instead of HTML",
-                "warning",
-                "raw-html",
-            )
-        )
-    for match in _EMAIL.finditer(text):
-        local = match.group(1).lower()
-        tokens = set(re.split(r"[._+-]", local))
-        if not tokens & _ROLE_WORDS:
-            found.append(
-                (
-                    match.start(),
-                    len(match.group(0)),
-                    f"'{match.group(0)}' looks like an individual's e-mail address",
-                    "remove personal data; give a team or organisation address instead",
-                    "error",
-                    "personal-data",
-                )
-            )
-    for match in _PHONE.finditer(text):
-        digits = re.sub(r"\D", "", match.group(2))
-        digits = "0" + (digits.lstrip("0") if match.group(1).startswith("+44") else digits)
-        if len(digits) in (10, 11) and digits[1] in "1237":
-            found.append(
-                (
-                    match.start(),
-                    len(match.group(0)),
-                    f"'{match.group(0).strip()}' looks like a UK phone number",
-                    "remove personal phone numbers; a public switchboard is fine",
-                    "warning",
-                    "personal-data",
-                )
-            )
-    for match in _NHS_NUMBER.finditer(text):
-        digits = "".join(match.groups())
-        if nhs_number_valid(digits):
-            found.append(
-                (
-                    match.start(),
-                    len(match.group(0)),
-                    f"'{match.group(0)}' looks like an NHS number (its check digit is valid)",
-                    "remove it: a case study must never identify a patient",
-                    "error",
-                    "personal-data",
-                )
-            )
+    found: list[tuple[int, str, str, Severity, str]] = []
+    for rule in _RULES:
+        for match in rule.pattern.finditer(decoded):
+            if rule.keep(match):
+                tag = (match.group(1) or "") if rule.pattern.groups else ""
+                message = rule.message.format(text=match.group(0).strip(), tag=tag.lower())
+                found.append((match.start(), message, rule.hint, rule.severity, rule.code))
     return found
 
 
 def _check_unsafe(name: str, source: SourceFile, located: Located) -> list[Problem]:
     problems: list[Problem] = []
     body = source.body
-    for offset, _length, message, hint, severity, code in _scan_text(body):
+    for offset, message, hint, severity, code in _scan_text(body):
         line = source.body_line + body.count("\n", 0, offset)
         column = offset - (body.rfind("\n", 0, offset) + 1) + 1
         problems.append(Problem(name, line, column, "body", message, hint, severity, code))
     for path, value in iter_strings(located.data):
-        for _offset, _length, message, hint, severity, code in _scan_text(value):
+        for _offset, message, hint, severity, code in _scan_text(value):
             line, column = located.position(path)
             problems.append(
                 Problem(name, line, column, format_field(path), message, hint, severity, code)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.content import REQUIRED_SECTIONS
 from tests.conftest import ROOT, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -125,14 +126,7 @@ def test_new_scaffolds_a_file_that_fails_until_filled(tmp_path: Path) -> None:
     assert path.exists() and str(path) in out
     text = path.read_text()
     assert 'ics: "Devon"' in text and 'region: "South West"' in text
-    for heading in (
-        "Context",
-        "What they did",
-        "Outcomes",
-        "What made it work",
-        "Challenges",
-        "Lessons for peers",
-    ):
+    for heading in REQUIRED_SECTIONS:
         assert f"## {heading}" in text
     report = json.loads(run_cli(["validate", "--format", "json", str(path)], expect=1).stdout)
     codes = {p["code"] for p in report["problems"] if p["severity"] == "error"}
