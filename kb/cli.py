@@ -181,8 +181,8 @@ _FILTER_OPTIONS = (
 )
 
 
-def _search_options(func: Any) -> Any:
-    """Filter, limit and output options shared by `kb search` and `kb similar`."""
+def _filter_options(func: Any) -> Any:
+    """One option per controlled field, and the minimum evidence level."""
     for option, name, text in reversed(_FILTER_OPTIONS):
         func = click.option(
             option,
@@ -198,6 +198,12 @@ def _search_options(func: Any) -> Any:
         default=None,
         help="Only evidence at this Nesta level or above (1-5).",
     )(func)
+    return func
+
+
+def _search_options(func: Any) -> Any:
+    """Filter, limit and output options shared by `kb search` and `kb similar`."""
+    func = _filter_options(func)
     func = click.option(
         "--limit",
         type=click.IntRange(1, 1000),
@@ -289,6 +295,67 @@ def search(query: str, **options: Any) -> None:
 def similar(case_id: str, **options: Any) -> None:
     """Case studies most like the one with this id (more like this)."""
     _run_search(None, case_id, options)
+
+
+@main.command()
+@click.argument("theme")
+@click.option(
+    "--participant",
+    "participants",
+    multiple=True,
+    metavar="ICS",
+    help="An ICS taking part (repeatable): its own case studies are listed apart.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="How many comparable case studies.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the pack to this Markdown file instead of standard output.",
+)
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@_filter_options
+def pack(
+    theme: str,
+    participants: tuple[str, ...],
+    limit: int,
+    output: Path | None,
+    force: bool,
+    evidence_min: int | None,
+    **filters: tuple[str, ...],
+) -> None:
+    """A peer-review pack on THEME: comparable case studies, outcomes side by side, prompts.
+
+    For facilitators, e.g. kb pack "falls in older people" --participant "Norfolk and Waveney".
+    """
+    from kb.content import load_library
+    from kb.search import Filters, Searcher
+    from kb.session import PackRequest, make_pack
+
+    if output is not None and output.exists() and not force:
+        raise click.UsageError(f"{output} exists; choose another file or add --force")
+    parsed = Filters.parse({"ics": participants}) if participants else Filters()
+    request = PackRequest(
+        theme=theme,
+        participants=parsed.ics,
+        limit=limit,
+        filters=Filters.parse({k: v for k, v in filters.items() if v}, evidence_min=evidence_min),
+    )
+    settings = _settings()
+    entries = load_library(settings.content_dir)
+    text = make_pack(Searcher.open(settings.cache_dir, entries), entries, request)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)
 
 
 @main.command()

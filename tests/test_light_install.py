@@ -1,0 +1,34 @@
+"""The pull-request check installs only click, pydantic and PyYAML: validation must need no more."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_validate_runs_when_search_and_site_libraries_are_missing() -> None:
+    blocked = (
+        "torch",
+        "sentence_transformers",
+        "faiss",
+        "onnxruntime",
+        "bm25s",
+        "mkdocs",
+        "markdown",
+        "nh3",
+        "numpy",
+        "tokenizers",
+    )
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}:\n"
+        "    sys.modules[name] = None  # importing it now raises ImportError\n"
+        "from kb.cli import main\n"
+        "main(['validate', '--format', 'github', 'content'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = (ROOT / ".github" / "workflows" / "validate.yml").read_text(encoding="utf-8")
+    assert "kb validate --format github content" in workflow
