@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,16 +97,27 @@ class Located:
     """Front-matter data with the (line, column) of every key and list item, by field path."""
 
     data: dict[str, Any]
-    positions: dict[tuple[str | int, ...], tuple[int, int]]
+    positions: dict[tuple[str | int, ...], tuple[int, int]]  # of keys and list items
+    scalars: dict[tuple[str | int, ...], tuple[int, int]] = field(default_factory=dict)
 
     def position(self, path: Iterable[str | int]) -> tuple[int, int]:
-        """The position of the deepest part of `path` that exists in the file."""
+        """The position of the deepest part of `path` that exists in the file.
+
+        A problem with a plain value ('region: Nort East') points at the value, not its key.
+        """
         parts = tuple(path)
         while parts:
+            if parts in self.scalars:
+                return self.scalars[parts]
             if parts in self.positions:
                 return self.positions[parts]
             parts = parts[:-1]
         return self.positions.get((), (1, 1))
+
+    def key_position(self, path: Iterable[str | int]) -> tuple[int, int]:
+        """The position of the key (or list item) at `path`, for problems with the key itself."""
+        parts = tuple(path)
+        return self.positions.get(parts) or self.position(parts)
 
 
 @dataclass(frozen=True)
@@ -245,14 +256,16 @@ def parse_front_matter(text: str, first_line: int = 1) -> Located:
         )
     positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
     constructor = _Loader("")
-    data = _build(node, (), positions, constructor, first_line)
-    return Located(data=data, positions=positions)
+    scalars: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    data = _build(node, (), positions, scalars, constructor, first_line)
+    return Located(data=data, positions=positions, scalars=scalars)
 
 
 def _build(
     node: yaml.Node,
     path: tuple[str | int, ...],
     positions: dict[tuple[str | int, ...], tuple[int, int]],
+    scalars: dict[tuple[str | int, ...], tuple[int, int]],
     constructor: Any,
     first_line: int,
 ) -> Any:
@@ -291,15 +304,18 @@ def _build(
                     code="yaml",
                 )
             positions[(*path, key)] = where
-            result[key] = _build(value_node, (*path, key), positions, constructor, first_line)
+            result[key] = _build(
+                value_node, (*path, key), positions, scalars, constructor, first_line
+            )
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             imark = item.start_mark
             positions[(*path, index)] = (imark.line + first_line, imark.column + 1)
-            items.append(_build(item, (*path, index), positions, constructor, first_line))
+            items.append(_build(item, (*path, index), positions, scalars, constructor, first_line))
         return items
+    scalars[path] = (mark.line + first_line, mark.column + 1)
     try:
         return constructor.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:

@@ -311,7 +311,8 @@ def _model_problems(name: str, located: Located, exc: ValidationError) -> list[P
         if seen_key in seen:
             continue
         seen.add(seen_key)
-        line, column = located.position(loc)
+        where = located.key_position if kind == "extra_forbidden" else located.position
+        line, column = where(loc)
         problems.append(Problem(name, line, column, format_field(loc), message, hint, code=kind))
     return problems
 
