@@ -428,22 +428,31 @@ class Searcher:
         tokens = set(self._tokens(query))
         mentioned = self._query_facets(query)
         wanted = filters.active() if filters else {}
-        hits = []
-        for position in _top(case_scores, limit):
-            entry = self.entries[position]
-            shared = _shared(entry.case, {**_merge(wanted, mentioned)})
-            section, passage = self._best_passage(position, passage_scores, tokens)
-            hits.append(
-                SearchHit(
-                    case_id=entry.case.id,
-                    title=entry.case.title,
-                    score=round(float(np.clip(case_scores[position], 0.0, 1.0)), 4),
-                    section=section,
-                    passage=passage,
-                    shared_facets=shared,
-                )
-            )
-        return hits
+        facets = _merge(wanted, mentioned)
+        return [
+            self._hit(position, case_scores, facets, passage_scores, tokens)
+            for position in _top(case_scores, limit)
+        ]
+
+    def _hit(
+        self,
+        position: int,
+        scores: NDArray[np.float64] | NDArray[np.float32],
+        facets: Mapping[str, Iterable[str]],
+        passage_scores: NDArray[np.float32],
+        tokens: set[str],
+    ) -> SearchHit:
+        """A result with why it matched: its best passage and the facets it shares."""
+        case = self.entries[position].case
+        section, passage = self._best_passage(position, passage_scores, tokens)
+        return SearchHit(
+            case_id=case.id,
+            title=case.title,
+            score=round(float(np.clip(scores[position], 0.0, 1.0)), 4),
+            section=section,
+            passage=passage,
+            shared_facets=_shared(case, facets),
+        )
 
     def similar(
         self, case_id: str, *, filters: Filters | None = None, limit: int = 5
@@ -479,23 +488,12 @@ class Searcher:
         weight = config.facet_weight
         final = np.where(allowed, (1 - weight) * fused + weight * overlap, -1.0)
         passage_scores = (self.data.vectors @ centroids[position]).astype(np.float32)
+        facets = {f: _values(source.case, f) for f in FACET_FIELDS}
         token_set = set(tokens)
-        hits = []
-        for other in _top(final, limit):
-            entry = self.entries[other]
-            shared = _shared(entry.case, {f: _values(source.case, f) for f in FACET_FIELDS})
-            section, passage = self._best_passage(other, passage_scores, token_set)
-            hits.append(
-                SearchHit(
-                    case_id=entry.case.id,
-                    title=entry.case.title,
-                    score=round(float(np.clip(final[other], 0.0, 1.0)), 4),
-                    section=section,
-                    passage=passage,
-                    shared_facets=shared,
-                )
-            )
-        return hits
+        return [
+            self._hit(other, final, facets, passage_scores, token_set)
+            for other in _top(final, limit)
+        ]
 
     # ---- explanations ---------------------------------------------------------------------
 
