@@ -217,7 +217,7 @@ class Evidence(_Strict):
         description="How the evidence was gathered, e.g. before-and-after, comparison-group."
     )
     evaluator: str | None = Field(None, description="Who evaluated it, if anyone.")
-    note: str | None = None
+    note: str | None = Field(None, description="What a reader should know about the evidence.")
 
 
 def _http_url(value: str | None) -> str | None:
@@ -233,20 +233,22 @@ def _http_url(value: str | None) -> str | None:
 class Source(_Strict):
     """A published source of the case study's facts and figures."""
 
-    title: Text
-    publisher: Text
-    year: int = Field(ge=1900, le=2100)
-    url: Annotated[str | None, AfterValidator(_http_url)] = None
+    title: Text = Field(description="The title as published.")
+    publisher: Text = Field(description="Who published it.")
+    year: int = Field(ge=1900, le=2100, description="Year of publication.")
+    url: Annotated[str | None, AfterValidator(_http_url)] = Field(
+        None, description="A web address starting with https://, if there is one."
+    )
     section: str | None = Field(None, description="Chapter or section the case study draws on.")
 
 
 class Funding(_Strict):
     """How the initiative was paid for, where the source says."""
 
-    source: str | None = None
-    amount_gbp: Number | None = None
-    recurrent: bool | None = None
-    note: str | None = None
+    source: str | None = Field(None, description="Who paid, e.g. the ICB or a national fund.")
+    amount_gbp: Number | None = Field(None, description="The amount in pounds, digits only.")
+    recurrent: bool | None = Field(None, description="true if the money recurs each year.")
+    note: str | None = Field(None, description="Anything else about the money.")
 
 
 class Rationale(_Strict):
@@ -273,10 +275,12 @@ class CaseStudy(_Strict):
         max_length=80,
         description="kebab-case, equal to the file name without .md",
     )
-    title: Text = Field(max_length=120)
+    title: Text = Field(
+        max_length=120, description="The initiative in a few words, with its place."
+    )
     summary: Text = Field(max_length=300, description="One or two sentences for a busy leader.")
     organisations: list[Text] = Field(min_length=1, description="Who led it.")
-    partners: list[Text] = Field(default_factory=list)
+    partners: list[Text] = Field(default_factory=list, description="Who else took part.")
     ics: VocabList("ics") = Field(  # type: ignore[valid-type]
         default_factory=list,
         description="The ICS (or ICSs) as named when the initiative ran; empty for national work.",
@@ -285,27 +289,54 @@ class CaseStudy(_Strict):
         default_factory=list, description="NHS England region(s); must agree with the ICS."
     )
     place: str | None = Field(None, description="The place (town, borough, county) if narrower.")
-    level: VocabList("levels") = Field(default_factory=list)  # type: ignore[valid-type]
-    started: YearMonth | None = None
-    ended: YearMonth | None = None
-    status: VocabId("statuses") | None = None  # type: ignore[valid-type]
-    tiers: VocabList("tiers", min_length=1)  # type: ignore[valid-type]
-    kaiser_level: VocabList("kaiser") = Field(default_factory=list)  # type: ignore[valid-type]
-    meps: VocabList("meps") = Field(default_factory=list)  # type: ignore[valid-type]
-    three_cs: VocabList("three_cs") = Field(default_factory=list)  # type: ignore[valid-type]
-    enablers: VocabList("enablers") = Field(default_factory=list)  # type: ignore[valid-type]
-    challenges: VocabList("challenges") = Field(default_factory=list)  # type: ignore[valid-type]
-    drivers: VocabList("drivers") = Field(default_factory=list)  # type: ignore[valid-type]
-    topics: VocabList("topics") = Field(default_factory=list)  # type: ignore[valid-type]
+    level: VocabList("levels") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="The level of the system the work runs at."
+    )
+    started: YearMonth | None = Field(None, description="Year, or year-month, it began.")
+    ended: YearMonth | None = Field(None, description="Year, or year-month, it ended.")
+    status: VocabId("statuses") | None = Field(  # type: ignore[valid-type]
+        None, description="Where it stands: idea, pilot, scaling, established or ended."
+    )
+    tiers: VocabList("tiers", min_length=1) = Field(  # type: ignore[valid-type]
+        description="Prevention tiers: wider determinants, primary, secondary, tertiary."
+    )
+    kaiser_level: VocabList("kaiser") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Levels of the Kaiser pyramid it reaches."
+    )
+    meps: VocabList("meps") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="MEPS: medical, environmental, public, social."
+    )
+    three_cs: VocabList("three_cs") = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="The 3Cs barriers it overcame: clarity, congruity, capacity.",
+    )
+    enablers: VocabList("enablers") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="What made it work, from the report's enablers."
+    )
+    challenges: VocabList("challenges") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="What got in the way, from the report's barriers."
+    )
+    drivers: VocabList("drivers") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="The guide's drivers of short-term impact it shows."
+    )
+    topics: VocabList("topics") = Field(  # type: ignore[valid-type]
+        default_factory=list, description="What it is about (falls, housing, ...)."
+    )
     cohort: str | None = Field(None, description="Who the initiative is for.")
-    interventions: list[Text] = Field(default_factory=list)
-    funding: Funding | None = None
-    outcomes: list[Outcome] = Field(default_factory=list)
-    context_figures: list[ContextFigure] = Field(default_factory=list)
-    evidence: Evidence
-    sources: list[Source] = Field(min_length=1)
+    interventions: list[Text] = Field(default_factory=list, description="What was done, briefly.")
+    funding: Funding | None = Field(None, description="How it was paid for, where stated.")
+    outcomes: list[Outcome] = Field(
+        default_factory=list, description="Results, estimates and targets, each with its figure."
+    )
+    context_figures: list[ContextFigure] = Field(
+        default_factory=list, description="Figures about the setting or scale, not results."
+    )
+    evidence: Evidence = Field(description="How sure we are: Nesta level and method.")
+    sources: list[Source] = Field(min_length=1, description="Where the facts come from.")
     reviewed: date | None = Field(None, description="When the entry was last checked (YYYY-MM-DD).")
-    rationale: Rationale | None = None
+    rationale: Rationale | None = Field(
+        None, description="One line per tag field saying why those tags were chosen."
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> CaseStudy:

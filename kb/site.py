@@ -815,19 +815,22 @@ def make_pages(
     return pages
 
 
-_MARKER = re.compile(r"<!--\s*kb:(?P<name>[a-z_]+)(?:\s+(?P<arg>[a-z_]+))?\s*-->")
+_MARKER = re.compile(r"<!--\s*kb:(?P<name>[a-z_]+)(?:\s+(?P<arg>[A-Za-z_]+))?\s*-->")
 _TERM_FACETS = {f.vocab: f for f in BROWSE_FACETS}
 
 
 def expand_markers(
     markdown: str, page_path: str, entries: Sequence[Entry], vocab: Vocabularies
 ) -> str:
-    """Fill hand-written pages' markers: `<!-- kb:terms tiers -->` and `<!-- kb:stats -->`."""
+    """Fill hand-written pages' markers: `<!-- kb:terms tiers -->`, `<!-- kb:fields Outcome -->`
+    and `<!-- kb:stats -->`."""
 
     def replace(match: re.Match[str]) -> str:
         name, arg = match.group("name"), match.group("arg")
         if name == "stats":
             return _stats(entries, vocab, page_path)
+        if name == "fields" and arg:
+            return _fields_table(arg, page_path)
         if name == "terms" and arg and hasattr(vocab, arg):
             vocabulary: Vocabulary = getattr(vocab, arg)
             facet = _TERM_FACETS.get(arg)
@@ -844,6 +847,30 @@ def expand_markers(
         return match.group(0)
 
     return _MARKER.sub(replace, markdown)
+
+
+def _fields_table(model_name: str, page_path: str) -> str:
+    """The fields of a part of the format, from the model itself, so the docs cannot drift."""
+    from kb.schema import field_docs
+
+    try:
+        docs = field_docs(model_name)
+    except KeyError:
+        return f"*(no part of the format is called {md_text(model_name)})*"
+    rows = []
+    for doc in docs:
+        kind = md_text(doc.kind)
+        if doc.vocabulary:
+            kind += f" (`kb vocab {doc.vocabulary}`)"
+        rows.append(
+            (
+                f"`{doc.name}`",
+                "required" if doc.required else "optional",
+                kind,
+                md_text(doc.description),
+            )
+        )
+    return "\n".join(_table(("Field", "Needed", "What to write", "Meaning"), rows))
 
 
 def _stats(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
