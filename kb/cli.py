@@ -37,8 +37,8 @@ class KbGroup(click.Group):
 def main() -> None:
     """A peer-learning library of prevention case studies for integrated care systems.
 
-    Contributors: `kb new` starts a case study, `kb validate` checks it. Leaders and facilitators:
-    `kb search`, `kb similar`, and the site built by `kb build` / `kb serve`.
+    Contributors: `kb new` starts a case study, `kb validate` checks it. Leaders: the site built by
+    `kb build` / `kb serve`, and `kb search` / `kb similar`. Facilitators: `kb pack`.
     """
 
 
