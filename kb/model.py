@@ -7,6 +7,7 @@ models, so they cannot drift from what is enforced.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from kb.vocab import load_vocabularies
 
 __all__ = [
+    "Amount",
     "CaseStudy",
     "ContextFigure",
     "Evidence",
@@ -37,11 +39,13 @@ __all__ = [
     "Source",
 ]
 
+ICS_START = "2022-07"  # integrated care systems became statutory on 1 July 2022
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SUMMARY_MAX = 600
 _STARTED = re.compile(r"^(19|20)\d{2}(-(0[1-9]|1[0-2]))?$")
 
 
-def _vocab_id(attr: str) -> Any:
+def _vocab_id(attr: str, *, many: bool = False) -> Any:
     """A validator mapping a value to the id of vocabulary `attr`, or failing with a hint."""
 
     def check(value: str) -> str:
@@ -50,7 +54,11 @@ def _vocab_id(attr: str) -> Any:
         if found is not None:
             return str(found)
         suggestion = vocabulary.suggest(value)
-        if suggestion:
+        several = vocabulary.split(value) if many else []
+        if several:
+            names = ", ".join(several)
+            hint = f"this names {len(several)} values: write them as a list, [{names}]"
+        elif suggestion:
             hint = f"did you mean '{suggestion}'?"
         elif len(vocabulary.terms) <= 12:
             hint = "allowed: " + ", ".join(t.id for t in vocabulary.terms)
@@ -95,7 +103,7 @@ def VocabId(attr: str) -> Any:  # noqa: N802 - reads as a type in annotations
 def VocabList(attr: str, *, min_length: int = 0) -> Any:  # noqa: N802
     """A list of controlled values (one value alone is accepted)."""
     return Annotated[
-        list[Annotated[str, AfterValidator(_vocab_id(attr))]],
+        list[Annotated[str, AfterValidator(_vocab_id(attr, many=True))]],
         BeforeValidator(_as_list),
         AfterValidator(_no_duplicates),
         Field(min_length=min_length, json_schema_extra={"x-vocabulary": attr}),
@@ -139,7 +147,23 @@ def _number(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float | int, BeforeValidator(_number)]
+def _finite(value: float | int) -> float | int:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError(
+            "number",
+            "'{value}' is not a finite number",
+            {"value": value, "hint": "write the figure in digits, such as 1000 or 3.5"},
+        )
+    return value
+
+
+Number = Annotated[float | int, BeforeValidator(_number), AfterValidator(_finite)]
+Qualifier = Literal["about", "nearly", "at-least", "more-than", "up-to", "less-than"]
+
+# units whose figures are rates of a population named in 'denominator'
+RATE_UNITS = frozenset({"rate-per-1000", "rate-per-100000"})
+# units whose figures are on a named scale given in 'scale'
+SCALE_UNITS = frozenset({"score", "scale-points"})
 
 
 class _Strict(BaseModel):
@@ -169,6 +193,16 @@ FigureValue = Annotated[
 ]
 
 
+class Amount(_Strict):
+    """The same figure in another unit, e.g. the 25% behind '598 fewer visits a month'."""
+
+    value: FigureValue = Field(description="A number, or {low: .., high: ..} for a range.")
+    unit: VocabId("units") = Field(description="GBP, percent, people, count, days, ...")  # type: ignore[valid-type]
+    qualifier: Qualifier | None = Field(
+        None, description="When the source says 'about', 'nearly', 'over', 'up to' and so on."
+    )
+
+
 class Figure(_Strict):
     """A number the sources give, with what it counts and where it comes from."""
 
@@ -176,10 +210,16 @@ class Figure(_Strict):
         description="What is counted, in plain words, e.g. 'falls-related admissions'."
     )
     value: FigureValue = Field(description="A number, or {low: .., high: ..} for a range.")
-    qualifier: Literal["about", "at-least", "more-than", "up-to", "less-than"] | None = Field(
-        None, description="When the source says 'about', 'over', 'up to' and so on."
+    qualifier: Qualifier | None = Field(
+        None, description="When the source says 'about', 'nearly', 'over', 'up to' and so on."
     )
     unit: VocabId("units") = Field(description="GBP, percent, people, count, days, ...")  # type: ignore[valid-type]
+    scale: str | None = Field(
+        None, description="The named scale of a 'score' or 'scale-points' figure, e.g. WEMWBS."
+    )
+    denominator: str | None = Field(
+        None, description="Whom a rate counts, e.g. 'smokers' for 'per 100,000 smokers'."
+    )
     timeframe: str = Field(
         "not stated", description="The period the figure covers, as the source states it."
     )
@@ -191,15 +231,57 @@ class Figure(_Strict):
     note: str | None = Field(None, description="Anything a reader needs to read the figure right.")
 
 
+    @model_validator(mode="after")
+    def _unit_details(self) -> Figure:
+        if self.denominator is not None and self.unit not in RATE_UNITS:
+            raise PydanticCustomError(
+                "denominator",
+                "'denominator' goes with a rate unit, not '{unit}'",
+                {
+                    "unit": self.unit,
+                    "field": "denominator",
+                    "hint": "use unit: rate-per-100000 (or rate-per-1000), or remove 'denominator'",
+                },
+            )
+        return self
+
+
 class ContextFigure(Figure):
     """A figure describing the setting or scale (a budget, a population, a number of practices)."""
 
 
 class Outcome(Figure):
-    """A result, an estimate or a target: `status` keeps an estimate from reading as a result."""
+    """A result, an estimate or a target: `status` keeps an estimate from reading as a result.
 
-    direction: Literal["increase", "decrease", "no-change"] = Field(
-        description="Whether the figure went (or is to go) up or down."
+    An outcome the source states without a number ('fewer evictions') leaves out `value` and
+    `unit`; `measure` says whether the value is the size of a change or a level.
+    """
+
+    value: FigureValue | None = Field(  # type: ignore[assignment]
+        None,
+        description="A number, or {low: .., high: ..} for a range; leave out when the source "
+        "gives no number.",
+    )
+    unit: VocabId("units") | None = Field(  # type: ignore[valid-type]
+        None, description="GBP, percent, people, count, days, ... (with a value)."
+    )
+    measure: Literal["change", "level"] = Field(
+        "change",
+        description="change: the value is the size of a change ('12 fewer'); "
+        "level: a level observed or reached ('76% had', 'a quit rate of 8.8%'); "
+        "write it always (a change if left out)."
+    )
+    direction: Literal["increase", "decrease", "no-change"] | None = Field(
+        None,
+        description="Which way it went (or is to go); required for a change, optional for a "
+        "level.",
+    )
+    baseline: Number | None = Field(
+        None, description="The level before, in the same unit, for a level ('from 12% to 8.8%')."
+    )
+    also: list[Amount] = Field(
+        default_factory=list,
+        description="The same result in other units, e.g. a percentage beside a count.",
     )
     status: Literal["achieved", "estimated", "target"] = Field(
         description="achieved: measured; estimated: modelled or projected; target: an aim."
@@ -208,15 +290,97 @@ class Outcome(Figure):
         description="health, service-use, financial, experience, process, wider-determinants"
     )
 
+    @property
+    def numeric(self) -> bool:
+        """True when the outcome carries a number."""
+        return self.value is not None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Outcome:
+        def fail(code: str, message: str, field: str, hint: str) -> PydanticCustomError:
+            return PydanticCustomError(code, message, {"field": field, "hint": hint})
+
+        if self.value is None:
+            if self.unit is not None:
+                raise fail(
+                    "missing_value",
+                    "a unit is given but no value",
+                    "value",
+                    "add the value, or remove 'unit' for an outcome stated without a number",
+                )
+            if self.direction is None:
+                raise fail(
+                    "missing_direction",
+                    "an outcome without a number needs a direction",
+                    "direction",
+                    "add direction: increase, decrease or no-change ('fewer evictions': decrease)",
+                )
+            for name in ("baseline", "also", "qualifier"):
+                if getattr(self, name):
+                    raise fail(
+                        "missing_value",
+                        f"'{name}' needs a value",
+                        name,
+                        f"add the value, or remove '{name}'",
+                    )
+            return self
+        if self.unit is None:
+            raise fail(
+                "missing_unit",
+                "'unit' is required with a value",
+                "unit",
+                "add the unit, e.g. unit: percent; `kb vocab units` lists them",
+            )
+        if self.measure == "change" and self.direction is None:
+            raise fail(
+                "missing_direction",
+                "a change needs a direction",
+                "direction",
+                "add direction: increase, decrease or no-change; or, if the value is a level "
+                "reached rather than the size of a change, write measure: level",
+            )
+        if self.baseline is not None and self.measure != "level":
+            raise fail(
+                "baseline",
+                "'baseline' goes with measure: level",
+                "baseline",
+                "for 'from 12% to 8.8%' write value: 8.8, baseline: 12, measure: level",
+            )
+        return self
+
+
+def _evidence_level(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "-").replace("_", "-")
+        if text.isdigit():
+            return int(text)
+        if text in ("not-assessed", "unassessed", "none"):
+            return "not-assessed"
+    return value
+
+
+EvidenceLevel = Annotated[
+    Annotated[int, Field(ge=1, le=5)] | Literal["not-assessed"],
+    BeforeValidator(_evidence_level),
+]
+
 
 class Evidence(_Strict):
     """How sure we are: the Nesta level and the method behind it."""
 
-    level: int = Field(ge=1, le=5, description="Nesta Standards of Evidence level, 1 to 5.")
+    level: EvidenceLevel = Field(
+        description="Nesta Standards of Evidence level, 1 to 5, or not-assessed when the sources "
+        "give too little to judge (say why in rationale.evidence)."
+    )
     method: VocabId("evidence_methods") = Field(  # type: ignore[valid-type]
         description="How the evidence was gathered, e.g. before-and-after, comparison-group."
     )
     evaluator: str | None = Field(None, description="Who evaluated it, if anyone.")
+
+    @property
+    def rank(self) -> int:
+        """The level as a number for filtering and sorting: 0 when not assessed."""
+        return self.level if isinstance(self.level, int) else 0
     note: str | None = Field(None, description="What a reader should know about the evidence.")
 
 
@@ -235,11 +399,17 @@ class Source(_Strict):
 
     title: Text = Field(description="The title as published.")
     publisher: Text = Field(description="Who published it.")
-    year: int = Field(ge=1900, le=2100, description="Year of publication.")
+    year: int | None = Field(
+        None, ge=1900, le=2100, description="Year of publication; leave out when undated."
+    )
     url: Annotated[str | None, AfterValidator(_http_url)] = Field(
         None, description="A web address starting with https://, if there is one."
     )
     section: str | None = Field(None, description="Chapter or section the case study draws on.")
+    accessed: date | None = Field(
+        None, description="When a web page was read (YYYY-MM-DD); give it for every web page."
+    )
+    note: str | None = Field(None, description="Anything a reader should know about the source.")
 
 
 class Funding(_Strict):
@@ -278,12 +448,15 @@ class CaseStudy(_Strict):
     title: Text = Field(
         max_length=120, description="The initiative in a few words, with its place."
     )
-    summary: Text = Field(max_length=300, description="One or two sentences for a busy leader.")
+    summary: Text = Field(
+        max_length=SUMMARY_MAX, description="One to three sentences for a busy leader."
+    )
     organisations: list[Text] = Field(min_length=1, description="Who led it.")
     partners: list[Text] = Field(default_factory=list, description="Who else took part.")
     ics: VocabList("ics") = Field(  # type: ignore[valid-type]
         default_factory=list,
-        description="The ICS (or ICSs) as named when the initiative ran; empty for national work.",
+        description="The ICS (or ICSs) as named when the initiative ran; for work begun before "
+        "July 2022, the ICS that covers the place (and give 'place'); empty for national work.",
     )
     region: VocabList("regions") = Field(  # type: ignore[valid-type]
         default_factory=list, description="NHS England region(s); must agree with the ICS."
@@ -327,6 +500,11 @@ class CaseStudy(_Strict):
     funding: Funding | None = Field(None, description="How it was paid for, where stated.")
     outcomes: list[Outcome] = Field(
         default_factory=list, description="Results, estimates and targets, each with its figure."
+    )
+    outcomes_note: str | None = Field(
+        None,
+        description="What a reader should know about the outcomes, e.g. that the sources give "
+        "no figures.",
     )
     context_figures: list[ContextFigure] = Field(
         default_factory=list, description="Figures about the setting or scale, not results."

@@ -66,9 +66,16 @@ class FieldDoc:
 def _kind(prop: dict[str, Any]) -> str:
     """What a JSON Schema property asks for, in words."""
     options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
-    if "oneOf" in prop:
-        return "a number, or a range {low, high}"
+    if len(options) > 1:
+        kinds = list(dict.fromkeys(_kind(option) for option in options))
+        if "a number" in kinds and "a whole number" in kinds:
+            kinds.remove("a whole number")
+        return " or ".join(kinds)
     first = options[0] if options else prop
+    if "oneOf" in first:
+        return "a number, or a range {low, high}"
+    if "const" in first:
+        return repr(first["const"])
     if "$ref" in first:
         return f"fields of {first['$ref'].rsplit('/', 1)[-1]}"
     kind = first.get("type")

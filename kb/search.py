@@ -155,7 +155,7 @@ class Filters:
             targets = set(_expand_ics(wanted)) if name == "ics" else set(wanted)
             if not have & targets:
                 return False
-        return self.evidence_min is None or case.evidence.level >= self.evidence_min
+        return self.evidence_min is None or case.evidence.rank >= self.evidence_min
 
 
 def vocab_name(field_name: str) -> str:
@@ -389,7 +389,7 @@ class Searcher:
             targets = _expand_ics(wanted) if name == "ics" else wanted
             allowed &= self._facets.mask(name, targets)
         if filters.evidence_min is not None:
-            levels = np.asarray([e.case.evidence.level for e in self.entries])
+            levels = np.asarray([e.case.evidence.rank for e in self.entries])
             allowed &= levels >= filters.evidence_min
         return allowed
 

@@ -21,14 +21,13 @@ import yaml
 
 from kb.content import Entry
 from kb.errors import SearchError
+from kb.figures import format_outcome, format_source
 from kb.search import Filters, Searcher, SearchHit
-from kb.site import format_figure
 from kb.vocab import load_vocabularies
 
 __all__ = ["PackRequest", "make_pack"]
 
 _STATUS = {"achieved": "Achieved", "estimated": "Estimate", "target": "Target"}
-_ARROWS = {"increase": "up", "decrease": "down", "no-change": "no change"}
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def make_pack(searcher: Searcher, entries: Sequence[Entry], request: PackRequest
         status = vocab.statuses.label(case.status) if case.status else "not stated"
         lines.append(
             f"| {_cell(case.title)} | {_cell(system)} ({_cell(region)}) | {_cell(tiers)} | "
-            f"level {case.evidence.level} | {_cell(status)} |"
+            f"{_cell(vocab.evidence_levels.label(str(case.evidence.level)))} | {_cell(status)} |"
         )
     lines += [
         "",
@@ -126,7 +125,7 @@ def make_pack(searcher: Searcher, entries: Sequence[Entry], request: PackRequest
     ]
     for entry in chosen:
         for outcome in entry.case.outcomes:
-            figure = f"{format_figure(outcome, vocab)} ({_ARROWS[outcome.direction]})"
+            figure = format_outcome(outcome, vocab, status=False)
             lines.append(
                 f"| {_cell(entry.case.title)} | {_cell(outcome.metric)} | {_cell(figure)} | "
                 f"{_STATUS[outcome.status]} | {_cell(outcome.timeframe)} | "
@@ -137,7 +136,9 @@ def make_pack(searcher: Searcher, entries: Sequence[Entry], request: PackRequest
     lines += ["", "## The case studies", ""]
     for hit, entry in zip(elsewhere, chosen, strict=True):
         lessons = next((s.text for s in entry.sections if s.heading == "Lessons for peers"), "")
-        sources = "; ".join(f"{s.title} ({s.publisher}, {s.year})" for s in entry.case.sources)
+        sources = "; ".join(
+            format_source(s.title, s.publisher, s.year) for s in entry.case.sources
+        )
         lines += [
             f"### {entry.case.title}",
             "",

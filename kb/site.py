@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urlsplit
 
+from kb.figures import format_amount, format_figure, format_outcome
 from kb.vocab import Vocabularies, Vocabulary
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ __all__ = [
     "coverage_page",
     "expand_markers",
     "facet_values",
-    "format_figure",
     "make_pages",
     "md_text",
     "plain_title",
@@ -109,14 +109,6 @@ EVIDENCE = Facet("evidence", "evidence", "evidence_levels", "Evidence level", "e
 BROWSE_FACETS: tuple[Facet, ...] = (REGION, ICS, TIER, MEPS, THREE_CS, TOPIC)
 CATALOGUE_FACETS: tuple[Facet, ...] = (*BROWSE_FACETS, STATUS, LEVEL, EVIDENCE)
 
-_QUALIFIERS = {
-    "about": "about ",
-    "at-least": "at least ",
-    "more-than": "more than ",
-    "up-to": "up to ",
-    "less-than": "less than ",
-}
-_DIRECTIONS = {"increase": "increase", "decrease": "decrease", "no-change": "no change"}
 _STATUS_GROUPS = (
     ("achieved", "Achieved results", "Measured after the initiative ran."),
     ("estimated", "Estimates", "Modelled or projected figures: not measured results."),
@@ -214,38 +206,11 @@ def _labels(vocabulary: Vocabulary, ids: Iterable[str]) -> list[str]:
     return [vocabulary.label(i) for i in ids]
 
 
-def _number(value: float) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def format_figure(figure: Figure, vocab: Vocabularies) -> str:
-    """A figure in words with its unit, e.g. 'about £175' or '25% to 35%' (plain text)."""
-    value = figure.value
-    if isinstance(value, float | int):
-        amount = [_number(value)]
-    else:
-        amount = [_number(value.low), _number(value.high)]
-    unit = figure.unit
-    if unit == "GBP":
-        parts = [f"£{a}" for a in amount]
-    elif unit == "percent":
-        parts = [f"{a}%" for a in amount]
-    else:
-        label = vocab.units.label(unit)
-        parts = [f"{a} {label}" for a in amount]
-    text = " to ".join(parts)
-    return _QUALIFIERS.get(figure.qualifier or "", "") + text
-
-
 def _outcome_cell(outcome: Outcome, vocab: Vocabularies) -> str:
-    figure = format_figure(outcome, vocab)
-    direction = _DIRECTIONS[outcome.direction]
-    status = _STATUS_WORDS[outcome.status]
+    figure = md_text(format_outcome(outcome, vocab, status=False))
     if outcome.status == "achieved":
-        return f"{md_text(figure)} ({direction})"
-    return f"**{status}:** {md_text(figure)} ({direction})"
+        return figure
+    return f"**{_STATUS_WORDS[outcome.status]}:** {figure}"
 
 
 def _source_ref(figure: Figure, case: CaseStudy) -> str:
@@ -327,7 +292,7 @@ def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str,
         if funding.source:
             parts.append(md_text(funding.source))
         if funding.amount_gbp is not None:
-            parts.append(f"£{_number(funding.amount_gbp)}")
+            parts.append(format_amount(funding.amount_gbp, "GBP", vocab))
         if funding.recurrent is not None:
             parts.append("recurrent" if funding.recurrent else "non-recurrent")
         if parts:
@@ -346,10 +311,12 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 def _figures_section(entry: Entry, vocab: Vocabularies) -> list[str]:
     case = entry.case
     lines: list[str] = []
-    if not case.outcomes and not case.context_figures:
+    if not case.outcomes and not case.context_figures and not case.outcomes_note:
         return lines
     lines += ["## Outcome figures", ""]
-    if not case.outcomes:
+    if case.outcomes_note:
+        lines += [md_text(case.outcomes_note), ""]
+    elif not case.outcomes:
         lines += ["No outcome figures are stated yet.", ""]
     for status, heading, note in _STATUS_GROUPS:
         group = [o for o in case.outcomes if o.status == status]
@@ -396,9 +363,14 @@ def _sources_section(case: CaseStudy) -> list[str]:
         title = html.escape(source.title)
         if source.url:
             title = f'<a href="{attr(source.url)}">{title}</a>'
-        detail = f"{html.escape(source.publisher)}, {source.year}"
+        year = source.year if source.year is not None else "undated"
+        detail = f"{html.escape(source.publisher)}, {year}"
         if source.section:
             detail += f", {html.escape(source.section)}"
+        if source.note:
+            detail += f" ({html.escape(source.note)})"
+        if source.accessed:
+            detail += f"; read {source.accessed.isoformat()}"
         lines.append(f'<li id="source-{number}">{title}. {detail}.</li>')
     lines += ["</ol>", ""]
     return lines

@@ -32,7 +32,7 @@ from kb.content import (
     read_source,
     split_sections,
 )
-from kb.model import CaseStudy
+from kb.model import ICS_START, SCALE_UNITS, CaseStudy
 from kb.vocab import load_vocabularies
 
 __all__ = ["Problem", "Report", "validate_file", "validate_paths"]
@@ -292,6 +292,17 @@ def _model_problems(name: str, located: Located, exc: ValidationError) -> list[P
                 hint = hint or "write [a, b] or one item per line starting with '- '"
             elif kind == "string_type":
                 hint = hint or "put the value in quotes"
+        elif kind == "string_type" and error.get("input") is None:
+            model = _model_at(loc[:-1])
+            info = model.model_fields.get(str(loc[-1])) if model and loc else None
+            message = f"'{format_field(loc)}' is empty"
+            described = (info.description or "") if info else ""
+            hint = f"give a value: {described}" if described else "give a value, or remove the line"
+        elif kind == "string_too_long" and isinstance(error.get("input"), str):
+            limit = ctx.get("max_length")
+            length = len(error["input"])
+            message = f"'{format_field(loc)}' is {length} characters long; the limit is {limit}"
+            hint = f"cut {length - int(limit or length)} characters; detail belongs in the body"
         elif kind == "string_pattern_mismatch" and loc == ("id",):
             message = f"the id {_describe(error['input'])} is not kebab-case"
             hint = "use lowercase words and digits joined by hyphens, e.g. norfolk-falls-prevention"
@@ -432,14 +443,40 @@ def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
                 "warning",
                 code="tags",
             )
-    if not case.outcomes:
+    if not any(o.numeric for o in case.outcomes) and not case.outcomes_note:
         add(
             ("outcomes",),
-            "no outcomes: readers cannot see what changed",
-            "add outcomes with their status (achieved, estimated or target), or say in the body "
-            "that none are reported yet",
+            "no numeric outcomes: readers cannot see how much changed",
+            "add outcomes with their figures and status (achieved, estimated or target); if the "
+            "sources give none, say so in 'outcomes_note'",
             "warning",
             code="outcomes",
+        )
+    for index, outcome in enumerate(case.outcomes):
+        if outcome.unit in SCALE_UNITS and not outcome.scale:
+            add(
+                ("outcomes", index, "unit"),
+                f"a {outcome.unit} without its scale",
+                "name the scale in 'scale' (e.g. scale: WEMWBS), so readers can compare it",
+                "warning",
+                code="scale",
+            )
+    for index, source in enumerate(case.sources):
+        if source.year is None and source.accessed is None:
+            add(
+                ("sources", index),
+                "an undated source with no date it was read",
+                "add accessed: YYYY-MM-DD (the day you read the page), or the year of publication",
+                "warning",
+                code="source-date",
+            )
+    if case.started and case.started < ICS_START and case.ics and not case.place:
+        add(
+            ("place",),
+            f"the work began in {case.started}, before ICSs existed (July 2022)",
+            "name the ICS that covers the place now in 'ics', and the place itself in 'place'",
+            "warning",
+            code="place",
         )
     return problems
 

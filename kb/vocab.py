@@ -116,10 +116,27 @@ class Vocabulary:
         """The closest label to a misspelt value, for a did-you-mean hint."""
         key = normalise(value)
         spellings = {normalise(s): s for t in self.terms for s in (t.label, t.id, *t.aliases)}
-        close = difflib.get_close_matches(key, list(spellings), n=1, cutoff=0.6)
+        # short spellings ('£', 'n', 'pp') match almost anything loosely: only close misspellings
+        # of words of four letters or more count
+        candidates = [s for s in spellings if len(s) >= 4]
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
         if not close:
             return None
-        return self.label(self._lookup[close[0]])
+        term_id = self._lookup[close[0]]
+        label = self.label(term_id)
+        spelling = spellings[close[0]]
+        if normalise(label) == close[0] or normalise(term_id) == close[0]:
+            return label
+        return f"{spelling} ({label})"
+
+    def split(self, value: str) -> list[str]:
+        """The ids named by a string holding several values ('A and B', 'A, B'), else []."""
+        parts = [p for p in re.split(r"\s*(?:,|;|/|&|\band\b|\+)\s*", value) if p.strip()]
+        if len(parts) < 2:
+            return []
+        found = [self.resolve(p) for p in parts]
+        ids = [f for f in found if f is not None]
+        return ids if len(ids) >= 2 and len(ids) == len(parts) else []
 
     def allowed_values(self) -> list[str]:
         """Every accepted spelling (ids, labels, aliases), for editor completion."""

@@ -69,7 +69,9 @@ def test_prompts_follow_the_tags_of_the_chosen_case_studies(library) -> None:
 
 def test_filters_apply(library) -> None:
     searcher, entries = library
-    request = PackRequest("prevention", limit=10, filters=Filters.parse({"region": ["London"]}))
+    # no case study can be in London and in the Black Country (a Midlands ICS)
+    impossible = Filters.parse({"region": ["London"], "ics": ["Black Country"]})
+    request = PackRequest("prevention", limit=10, filters=impossible)
     with pytest.raises(SearchError, match="no case study"):
         make_pack(searcher, entries, request)
     request = PackRequest(

@@ -127,8 +127,8 @@ def test_case_page_has_facts_figures_and_comparables(built: Path) -> None:
     html = (built / "cases/alpha-falls-east/index.html").read_text("utf-8")
     assert '<a href="../../browse/region/east-of-england/"' in html
     assert '<a href="../../catalogue/?status=pilot"' in html
-    assert "<strong>Estimated:</strong> £100,000 to £150,000 (decrease)" in html
-    assert "<strong>Target:</strong> at least 5,000 people (increase)" in html
+    assert "<strong>Estimated:</strong> down £100,000 to £150,000" in html
+    assert "<strong>Target:</strong> at least 5,000 people" in html
     comparables = html[html.index('id="comparable-initiatives"') :]
     assert comparables.count("<li>") == 3  # the other three case studies of the fixture library
     assert "similarity" in comparables and "Shares:" in comparables

@@ -59,12 +59,12 @@ def test_figures_say_what_they_are(entries: list[Entry]) -> None:
     targets = text.index("### Targets")
     assert achieved < estimates < targets
     # the achieved figure sits under 'Achieved results', the estimate and target in their own tables
-    assert achieved < text.index("12% (decrease)") < estimates
+    assert achieved < text.index("down 12%") < estimates
     estimate_row = next(line for line in text.splitlines() if "yearly saving" in line)
-    assert "**Estimated:** £100,000 to £150,000 (decrease)" in estimate_row
+    assert "**Estimated:** down £100,000 to £150,000" in estimate_row
     assert "| Estimated |" in estimate_row
     target_row = next(line for line in text.splitlines() if line.startswith("| people reached |"))
-    assert "**Target:** at least 5,000 people (increase)" in target_row
+    assert "**Target:** at least 5,000 people" in target_row
     assert "| by 2026 |" in target_row
     assert "[1](#source-1), p. 4" in next(line for line in text.splitlines() if "12%" in line)
 
