@@ -359,6 +359,30 @@ def pack(
 
 
 @main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts.",
+)
+def stats(fmt: str) -> None:
+    """How many case studies each region, tier, MEPS category and leaders' topic has.
+
+    Values below the library's target are marked thin. Exit 0 either way.
+    """
+    from kb.content import load_library
+    from kb.stats import coverage, render_text
+
+    report = coverage(load_library(_settings().content_dir))
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(render_text(report))
+
+
+@main.command()
 @click.argument("field", required=False)
 def vocab(field: str | None) -> None:
     """List the allowed values of a controlled field (or the fields, with no argument)."""

@@ -61,6 +61,8 @@ def format_amount(
         parts = [f"a ratio of {a}" for a in amounts]
     elif unit == "score":
         parts = [f"a score of {a}" for a in amounts]
+    elif unit == "scale-points" and scale:
+        parts = [f"{a} points" for a in amounts]
     else:
         label = vocab.units.label(unit)
         parts = [f"{a} {label}" for a in amounts]

@@ -8,6 +8,7 @@ punctuation, '&' versus 'and', and the NHS/ICS/ICB decorations people add to sys
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -130,13 +131,35 @@ class Vocabulary:
         return f"{spelling} ({label})"
 
     def split(self, value: str) -> list[str]:
-        """The ids named by a string holding several values ('A and B', 'A, B'), else []."""
-        parts = [p for p in re.split(r"\s*(?:,|;|/|&|\band\b|\+)\s*", value) if p.strip()]
-        if len(parts) < 2:
+        """The ids named by a string holding several values ('A and B and C, D'), else [].
+
+        Separators may also sit inside a name ('Cheshire and Merseyside'), so every way of
+        grouping the pieces is tried, fewest values first.
+        """
+        pieces = re.split(r"(\s*(?:,|;|/|&|\band\b|\+)\s*)", value)
+        words, seps = pieces[0::2], pieces[1::2]
+        if len(words) < 2 or len(words) > 12:
             return []
-        found = [self.resolve(p) for p in parts]
-        ids = [f for f in found if f is not None]
-        return ids if len(ids) >= 2 and len(ids) == len(parts) else []
+
+        @functools.cache
+        def best(start: int) -> tuple[str, ...] | None:
+            """The fewest ids that the words from `start` on name, or None."""
+            if start == len(words):
+                return ()
+            options = []
+            for end in range(start + 1, len(words) + 1):
+                text = "".join(
+                    w + s
+                    for w, s in zip(words[start:end], [*seps[start : end - 1], ""], strict=True)
+                )
+                found = self.resolve(text)
+                rest = best(end) if found else None
+                if found and rest is not None:
+                    options.append((found, *rest))
+            return min(options, key=len) if options else None
+
+        ids = best(0)
+        return list(ids) if ids and len(ids) >= 2 else []
 
     def allowed_values(self) -> list[str]:
         """Every accepted spelling (ids, labels, aliases), for editor completion."""

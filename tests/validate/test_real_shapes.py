@@ -1,0 +1,262 @@
+"""Shapes that real published case studies take: each is entered as structured data and read back
+right, and each mistake in it gets a located message with a hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kb.figures import format_outcome
+from kb.model import Outcome
+from kb.validate import Report, validate_paths
+from kb.vocab import load_vocabularies
+
+BODY = "\n".join(
+    f"## {heading}\n\nNot stated in the sources.\n"
+    for heading in (
+        "Context",
+        "What they did",
+        "Outcomes",
+        "What made it work",
+        "Challenges",
+        "Lessons for peers",
+    )
+)
+
+
+def base(**changes: Any) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "id": "example-case",
+        "title": "Example: a real initiative",
+        "summary": "A short summary.",
+        "organisations": ["Example Council"],
+        "ics": ["greater-manchester"],
+        "region": ["north-west"],
+        "place": "Wigan",
+        "tiers": ["primary"],
+        "meps": ["social"],
+        "three_cs": ["capacity"],
+        "evidence": {"level": 2, "method": "before-and-after"},
+        "sources": [{"title": "A report", "publisher": "Example Council", "year": 2024}],
+    }
+    case.update(changes)
+    return case
+
+
+def check(tmp_path: Path, case: dict[str, Any]) -> Report:
+    path = tmp_path / f"{case['id']}.md"
+    front = yaml.safe_dump(case, sort_keys=False, allow_unicode=True)
+    path.write_text(f"---\n{front}---\n\n{BODY}", encoding="utf-8")
+    return validate_paths([path])
+
+
+def outcome(**fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "metric": "evictions",
+        "status": "achieved",
+        "kind": "wider-determinants",
+        "timeframe": "2023",
+        "comparator": "not stated",
+        "source": 1,
+    }
+    item.update(fields)
+    return item
+
+
+def only_outcome(report: Report) -> Outcome:
+    assert report.errors == [], [p.message for p in report.errors]
+    (entry,) = report.entries
+    (result,) = entry.case.outcomes
+    return result
+
+
+def phrase(result: Outcome) -> str:
+    return format_outcome(result, load_vocabularies())
+
+
+def codes(report: Report) -> set[tuple[str, str]]:
+    return {(p.code, p.field) for p in report.problems}
+
+
+def test_a_qualitative_outcome_needs_no_number(tmp_path: Path) -> None:
+    result = only_outcome(
+        check(tmp_path, base(outcomes=[outcome(metric="fewer evictions", direction="decrease")]))
+    )
+    assert result.value is None and not result.numeric
+    assert phrase(result) == "went down (no figure given)"
+
+
+def test_a_qualitative_outcome_still_needs_a_direction(tmp_path: Path) -> None:
+    report = check(tmp_path, base(outcomes=[outcome(metric="fewer evictions")]))
+    assert ("missing_direction", "outcomes[0].direction") in codes(report)
+
+
+def test_a_unit_without_a_value_is_an_error(tmp_path: Path) -> None:
+    report = check(tmp_path, base(outcomes=[outcome(unit="percent", direction="decrease")]))
+    assert ("missing_value", "outcomes[0].value") in codes(report)
+
+
+def test_a_level_needs_no_direction(tmp_path: Path) -> None:
+    level = outcome(metric="people with a long-term condition", value=76, unit="percent")
+    level["measure"] = "level"
+    result = only_outcome(check(tmp_path, base(outcomes=[level])))
+    assert (result.measure, result.direction) == ("level", None)
+    assert phrase(result) == "76%"
+
+
+def test_a_change_needs_a_direction_and_the_hint_offers_a_level(tmp_path: Path) -> None:
+    report = check(tmp_path, base(outcomes=[outcome(value=12, unit="count")]))
+    problem = next(p for p in report.errors if p.code == "missing_direction")
+    assert problem.field == "outcomes[0].direction"
+    assert "measure: level" in problem.hint
+
+
+def test_a_new_level_reads_apart_from_the_size_of_a_change(tmp_path: Path) -> None:
+    new_level = outcome(value=8.8, unit="percent", measure="level", direction="decrease")
+    new_level["baseline"] = 12
+    size = outcome(value=12, unit="count", measure="change", direction="decrease")
+    report = check(tmp_path, base(outcomes=[new_level, size]))
+    assert report.errors == []
+    level_result, change_result = report.entries[0].case.outcomes
+    assert phrase(level_result) == "fell to 8.8% (from 12%)"
+    assert phrase(change_result) == "down 12"
+
+
+def test_a_baseline_belongs_to_a_level(tmp_path: Path) -> None:
+    wrong = outcome(value=12, unit="count", measure="change", direction="decrease", baseline=20)
+    assert ("baseline", "outcomes[0].baseline") in codes(check(tmp_path, base(outcomes=[wrong])))
+
+
+def test_a_figure_with_two_numbers(tmp_path: Path) -> None:
+    two = outcome(
+        metric="GP visits a month",
+        value=598,
+        unit="visits",
+        direction="decrease",
+        also=[{"value": 25, "unit": "percent"}],
+    )
+    result = only_outcome(check(tmp_path, base(outcomes=[two])))
+    assert phrase(result) == "down 598 visits (25%)"
+
+
+def test_a_scale_score_is_not_percentage_points(tmp_path: Path) -> None:
+    score = outcome(
+        metric="mental wellbeing",
+        value=3.8,
+        unit="points",
+        direction="increase",
+        kind="health",
+    )
+    report = check(tmp_path, base(outcomes=[score]))
+    problem = next(p for p in report.errors if p.field == "outcomes[0].unit")
+    assert "not a known unit" in problem.message
+    score.update(unit="scale-points", scale="WEMWBS")
+    result = only_outcome(check(tmp_path, base(outcomes=[score])))
+    assert phrase(result) == "up 3.8 points on WEMWBS"
+    del score["scale"]
+    warned = check(tmp_path, base(outcomes=[score]))
+    assert ("scale", "outcomes[0].unit") in codes(warned) and warned.errors == []
+
+
+def test_a_rate_names_its_population(tmp_path: Path) -> None:
+    rate = outcome(
+        metric="quit rate",
+        value=2500,
+        unit="rate-per-100000",
+        denominator="smokers",
+        measure="level",
+    )
+    assert phrase(only_outcome(check(tmp_path, base(outcomes=[rate])))) == (
+        "2,500 per 100,000 smokers"
+    )
+    rate["unit"] = "percent"
+    assert ("denominator", "outcomes[0].denominator") in codes(
+        check(tmp_path, base(outcomes=[rate]))
+    )
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [("mmHg", "down 5 mmHg"), ("kg", "down 5 kg"), ("mmol-mol", "down 5 mmol/mol"),
+     ("seconds", "down 5 seconds"), ("rank", "down 5 rank")],
+)
+def test_clinical_and_other_units(tmp_path: Path, unit: str, expected: str) -> None:
+    figure = outcome(value=5, unit=unit, direction="decrease", kind="health")
+    assert phrase(only_outcome(check(tmp_path, base(outcomes=[figure])))) == expected
+
+
+def test_nearly(tmp_path: Path) -> None:
+    figure = outcome(value=600, unit="people", qualifier="nearly", measure="level")
+    assert phrase(only_outcome(check(tmp_path, base(outcomes=[figure])))) == "nearly 600 people"
+
+
+def test_an_undated_source_with_the_day_it_was_read(tmp_path: Path) -> None:
+    source = {
+        "title": "Our programme",
+        "publisher": "Example ICB",
+        "url": "https://example.org/programme",
+        "accessed": "2026-11-23",
+        "note": "undated web page",
+    }
+    report = check(tmp_path, base(sources=[source]))
+    assert report.errors == []
+    assert report.entries[0].case.sources[0].year is None
+    del source["accessed"]
+    warned = check(tmp_path, base(sources=[source]))
+    assert ("source-date", "sources[0]") in codes(warned)
+
+
+def test_an_unassessed_evidence_level(tmp_path: Path) -> None:
+    report = check(tmp_path, base(evidence={"level": "not assessed", "method": "not-stated"}))
+    assert report.errors == []
+    evidence = report.entries[0].case.evidence
+    assert (evidence.level, evidence.rank) == ("not-assessed", 0)
+    wrong = check(tmp_path, base(evidence={"level": 7, "method": "not-stated"}))
+    assert any(p.field == "evidence.level" for p in wrong.errors)
+
+
+def test_work_that_began_before_icss_existed(tmp_path: Path) -> None:
+    report = check(tmp_path, base(started="2013", place="Wigan"))
+    assert report.errors == [] and ("place", "place") not in codes(report)
+    case = base(started="2013")
+    del case["place"]
+    assert ("place", "place") in codes(check(tmp_path, case))
+
+
+def test_a_long_summary_says_how_long_it_is(tmp_path: Path) -> None:
+    report = check(tmp_path, base(summary="x" * 650))
+    problem = next(p for p in report.errors if p.field == "summary")
+    assert "650 characters" in problem.message and "600" in problem.message
+    assert check(tmp_path, base(summary="x" * 580)).errors == []
+
+
+def test_meps_accepts_its_labels_with_determinants() -> None:
+    meps = load_vocabularies().meps
+    assert meps.resolve("Social determinants") == "social"
+    assert meps.resolve("environmental determinants") == "environmental"
+
+
+def test_an_outcomes_note_replaces_the_no_figures_warning(tmp_path: Path) -> None:
+    assert ("outcomes", "outcomes") in codes(check(tmp_path, base()))
+    note = "The sources report activity, not measured outcomes."
+    assert ("outcomes", "outcomes") not in codes(check(tmp_path, base(outcomes_note=note)))
+
+
+def test_hints_that_do_not_mislead(tmp_path: Path) -> None:
+    figure = outcome(value=5, unit="secnds", direction="decrease")
+    unit_problem = next(
+        p for p in check(tmp_path, base(outcomes=[figure])).errors if p.field.endswith("unit")
+    )
+    assert "£" not in unit_problem.hint and "seconds" in unit_problem.hint
+    two = check(tmp_path, base(ics=["Greater Manchester and Cheshire and Merseyside"]))
+    ics_problem = next(p for p in two.errors if p.field.startswith("ics"))
+    assert "list" in ics_problem.hint
+    assert "greater-manchester, cheshire-and-merseyside" in ics_problem.hint
+    empty = outcome(value=5, unit=None, direction="decrease")
+    unit_empty = next(
+        p for p in check(tmp_path, base(outcomes=[empty])).errors if p.field.endswith("unit")
+    )
+    assert "quote" not in unit_empty.hint
