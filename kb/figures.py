@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kb.model import RATE_UNITS
+
 if TYPE_CHECKING:
     from kb.model import Amount, Figure, Outcome, Range
     from kb.vocab import Vocabularies
@@ -67,7 +69,7 @@ def format_amount(
         label = vocab.units.label(unit)
         parts = [f"{a} {label}" for a in amounts]
     text = " to ".join(parts)
-    if unit in ("rate-per-1000", "rate-per-100000"):
+    if unit in RATE_UNITS:
         text += f" {denominator or 'people'}"
     if scale and unit in ("score", "scale-points"):
         text += f" on {scale}"

@@ -161,7 +161,7 @@ Number = Annotated[float | int, BeforeValidator(_number), AfterValidator(_finite
 Qualifier = Literal["about", "nearly", "at-least", "more-than", "up-to", "less-than"]
 
 # units whose figures are rates of a population named in 'denominator'
-RATE_UNITS = frozenset({"rate-per-1000", "rate-per-100000"})
+RATE_UNITS = frozenset({"rate-per-1000", "rate-per-10000", "rate-per-100000"})
 # units whose figures are on a named scale given in 'scale'
 SCALE_UNITS = frozenset({"score", "scale-points"})
 
