@@ -48,6 +48,16 @@ def _settings() -> Any:
     return Settings.from_env()
 
 
+def _check_output(path: Path, **rules: Any) -> None:
+    """Refuse an -o path before any slow work: a usage error (exit 2) with the reason."""
+    from kb.paths import OutputError, check_output
+
+    try:
+        check_output(path, **rules)
+    except OutputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -59,7 +69,16 @@ def _settings() -> Any:
     help="text for people, json for scripts, github for pull-request annotations.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only case studies changed since --base (git), plus the rules across files.",
+)
+@click.option("--base", default=None, metavar="REF", help="With --changed: compare with REF "
+              "(default: origin/main, else main).")
+def validate(
+    paths: tuple[Path, ...], fmt: str, strict: bool, changed: bool, base: str | None
+) -> None:
     """Check case-study files (default: the content folder) and report every problem.
 
     Exit 0 when valid (warnings allowed), 1 when any file is invalid, 2 on a usage error.
@@ -67,13 +86,61 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     from kb.report import render
     from kb.validate import validate_paths
 
-    targets = list(paths) or [_settings().content_dir]
-    report = validate_paths(targets)
+    if changed:
+        report = _validate_changed(paths, base)
+    else:
+        targets = list(paths) or [_settings().content_dir]
+        report = validate_paths(targets)
     output = render(report, fmt)
     if output:
         click.echo(output)
     failed = bool(report.errors) or (strict and bool(report.warnings))
     sys.exit(1 if failed else 0)
+
+
+def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
+    from kb.gitdiff import changed_files
+    from kb.review import validate_changed
+
+    content_dir = Path(_settings().content_dir)
+    files = changed_files(base, list(paths) or [content_dir], Path.cwd())
+    if not files:
+        click.echo("No case study changed.", err=True)
+    return validate_changed(files, content_dir)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv opens in Excel; json for scripts.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+def export(fmt: str, output: Path | None, force: bool) -> None:
+    """Every case study and every outcome, one row each, for analysts (CSV or JSON)."""
+    from kb.content import load_library
+    from kb.export import render_export
+    from kb.paths import write_output
+
+    rules: dict[str, Any] = {"overwrite": force, "protect": [_content_dir()]}
+    if output is not None:
+        _check_output(output, **rules)
+    text = render_export(load_library(_settings().content_dir), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_output(output, text, **rules)
+        click.echo(f"Wrote {output}", err=True)
 
 
 @main.command()
@@ -113,19 +180,23 @@ def new(
 
     ask = sys.stdin.isatty() if interactive is None else interactive
     if ask:
-        title = title or click.prompt("Title")
-        summary = summary or click.prompt("One-sentence summary", default="", show_default=False)
-        ics = ics or click.prompt("ICS (blank if national)", default="", show_default=False)
-        if not tiers:
-            answer = click.prompt(
-                "Prevention tiers (wider-determinants, primary, secondary, tertiary)",
-                default="",
-                show_default=False,
-            )
-            tiers = tuple(t.strip() for t in answer.split(",") if t.strip())
-        if not organisations:
-            answer = click.prompt("Lead organisation", default="", show_default=False)
-            organisations = (answer,) if answer else ()
+        answers = _ask_new_case(
+            {
+                "title": title or "",
+                "id": case_id,
+                "summary": summary,
+                "ics": ics,
+                "region": region,
+                "tiers": ",".join(tiers),
+                "organisation": ",".join(organisations),
+            },
+            content_dir or _settings().content_dir,
+        )
+        title, case_id, summary = answers["title"], answers["id"], answers["summary"]
+        ics, region = answers["ics"], answers["region"]
+        tiers = tuple(t for t in answers["tiers"].split(",") if t)
+        lead = answers["organisation"]
+        organisations = organisations or ((lead,) if lead else ())
     if not title:
         raise click.UsageError("--title is required (or run in a terminal to be asked)")
     case = NewCase(
@@ -142,24 +213,106 @@ def new(
     click.echo(f"Fill in every TODO, then run: kb validate {path}")
 
 
+_NEW_QUESTIONS = (
+    # (answer, prompt, kind checked by kb.scaffold.check_answer or None)
+    ("title", "Title", "title"),
+    ("id", "File id", "id"),
+    ("summary", "One-sentence summary", None),
+    ("ics", "ICS (blank if national)", "ics"),
+    ("region", "NHS England region (blank: the ICS's region)", "region"),
+    ("tiers", "Prevention tiers (wider-determinants, primary, secondary, tertiary)", "tiers"),
+    ("organisation", "Lead organisation", None),
+)
+
+
+def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
+    """Ask `kb new`'s questions one by one; a bad answer is asked again, the others are kept."""
+    from kb.errors import ScaffoldError
+    from kb.scaffold import check_answer, slugify
+
+    answers: dict[str, str] = {}
+    for key, prompt, kind in _NEW_QUESTIONS:
+        value = given.get(key, "")
+        if key == "id" and not value:
+            value = slugify(answers["title"])
+
+        def check(text: str, kind: str | None = kind) -> str:
+            if kind is None:
+                return text.strip()
+            try:
+                return check_answer(kind, text, content_dir)
+            except ScaffoldError as exc:
+                raise click.BadParameter(str(exc)) from None
+
+        if key == "region" and answers["ics"] and not value:
+            answers[key] = ""  # the ICS's own region
+            continue
+        if value:
+            try:
+                answers[key] = check(value)
+                continue
+            except click.BadParameter as exc:
+                click.secho(f"Error: {exc.message}", fg="red", err=True)
+                value = value if key == "id" else ""
+        answers[key] = click.prompt(
+            prompt, default=value, show_default=bool(value), value_proc=check
+        )
+    if answers["ics"] and answers["region"]:
+        from kb.vocab import load_vocabularies
+
+        vocab = load_vocabularies()
+        home = vocab.ics.get(answers["ics"]).region
+        if home != answers["region"]:
+            click.secho(
+                f"Note: {vocab.ics.label(answers['ics'])} is in {vocab.regions.label(home or '')};"
+                " the region is set to match.",
+                err=True,
+            )
+            answers["region"] = home or ""
+    return answers
+
+
 @main.command()
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write to this file instead of standard output.",
+    help="Write to this file instead of standard output (replaces an earlier schema file).",
 )
-def schema(output: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the output file even if it is not a schema.")
+def schema(output: Path | None, force: bool) -> None:
     """Print the JSON Schema of the front-matter, for editors with a YAML language server."""
+    from kb.paths import write_output
     from kb.schema import case_study_schema
 
     text = json.dumps(case_study_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}", err=True)
+        return
+    rules: dict[str, Any] = {
+        "overwrite": force,
+        "replaceable": _is_schema,
+        "protect": [_content_dir()],
+    }
+    _check_output(output, **rules)
+    write_output(output, text, **rules)
+    click.echo(f"Wrote {output}", err=True)
+
+
+def _is_schema(head: bytes) -> bool:
+    """Whether a file's text is an earlier `kb schema` output, which regenerating may replace."""
+    from kb.schema import SCHEMA_ID
+
+    try:
+        data = json.loads(head.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("$id") == SCHEMA_ID
+
+
+def _content_dir() -> Path:
+    return Path(_settings().content_dir)
 
 
 # ---- search: kb index, kb search, kb similar -------------------------------------------------
@@ -307,18 +460,35 @@ def similar(case_id: str, **options: Any) -> None:
     help="An ICS taking part (repeatable): its own case studies are listed apart.",
 )
 @click.option(
+    "--cases",
     "--limit",
+    "limit",
     type=click.IntRange(1, 50),
-    default=5,
+    default=4,
     show_default=True,
-    help="How many comparable case studies.",
+    help="How many comparable case studies (--limit is the same).",
+)
+@click.option(
+    "--minutes",
+    type=click.IntRange(30, 480),
+    default=90,
+    show_default=True,
+    help="Length of the session: the agenda adds up to it.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html"]),
+    default="md",
+    show_default=True,
+    help="md for Markdown; html prints cleanly on A4 from a browser.",
 )
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the pack to this Markdown file instead of standard output.",
+    help="Write the pack to this file instead of standard output.",
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @_filter_options
@@ -326,35 +496,42 @@ def pack(
     theme: str,
     participants: tuple[str, ...],
     limit: int,
+    minutes: int,
+    fmt: str,
     output: Path | None,
     force: bool,
     evidence_min: int | None,
     **filters: tuple[str, ...],
 ) -> None:
-    """A peer-review pack on THEME: comparable case studies, outcomes side by side, prompts.
+    """A peer-review pack on THEME: agenda, roles, relevant cases from elsewhere, prompts, notes.
 
-    For facilitators, e.g. kb pack "falls in older people" --participant "Norfolk and Waveney".
+    For facilitators, e.g. kb pack "falls and frailty" --participant "Norfolk and Waveney"
+    --cases 4 --minutes 90 --format html -o pack.html
     """
     from kb.content import load_library
+    from kb.paths import write_output
     from kb.search import Filters, Searcher
     from kb.session import PackRequest, make_pack
 
-    if output is not None and output.exists() and not force:
-        raise click.UsageError(f"{output} exists; choose another file or add --force")
+    rules: dict[str, Any] = {"overwrite": force, "protect": [_content_dir()]}
+    if output is not None:
+        _check_output(output, **rules)
     parsed = Filters.parse({"ics": participants}) if participants else Filters()
     request = PackRequest(
         theme=theme,
         participants=parsed.ics,
         limit=limit,
         filters=Filters.parse({k: v for k, v in filters.items() if v}, evidence_min=evidence_min),
+        minutes=minutes,
     )
     settings = _settings()
     entries = load_library(settings.content_dir)
-    text = make_pack(Searcher.open(settings.cache_dir, entries), entries, request)
+    searcher = Searcher.open(settings.cache_dir, entries)
+    text = make_pack(searcher, entries, request, "html" if fmt == "html" else "md")
     if output is None:
         click.echo(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text, **rules)
         click.echo(f"Wrote {output}", err=True)
 
 
@@ -442,7 +619,13 @@ def build(strict: bool, site_dir: Path | None) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (1-65535).",
+)
 @click.option("--strict", is_flag=True, help="Fail on any warning, such as a broken link.")
 def serve(port: int, strict: bool) -> None:
     """Build the site and serve it on 127.0.0.1, rebuilding when content/ changes."""

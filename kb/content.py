@@ -7,8 +7,11 @@ that a problem can point at it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +56,6 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _FENCE = re.compile(r"^(```|~~~)")
-_H2 = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
 
 
 class FileError(Exception):
@@ -137,27 +139,142 @@ class Entry:
 
 
 def find_case_files(paths: Iterable[Path]) -> list[Path]:
-    """Markdown files under the given files or folders, sorted; names starting with _ skipped."""
+    """Markdown files under the given files or folders, sorted; names starting with _ or . skipped.
+
+    Folders are walked without following links: a linked `.md` file or a linked folder is listed
+    (so that `read_source` refuses it with a message) but never entered, and anything that is not a
+    regular file (a FIFO, a device) is listed for `read_source` to report, never opened here. A
+    folder that cannot be listed is itself listed, for the same reason.
+    """
     found: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            found.update(p for p in path.rglob("*.md") if not p.name.startswith(("_", ".")))
-        else:
+        if path.is_dir():  # a folder named by the user may itself be a link
+            _walk(path, found)
+        elif os.path.lexists(path):
             found.add(path)
     return sorted(found)
 
 
-def read_source(path: Path) -> SourceFile:
-    """Read a file and split it at its front-matter fences; raise FileError if it cannot be."""
+def _walk(folder: Path, found: set[Path]) -> None:
+    """Add the case-study candidates under `folder` to `found` (iteratively, links not followed)."""
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            found.add(current)
+            continue
+        for entry in entries:
+            if entry.name.startswith(("_", ".")):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink():
+                    if entry.name.endswith(".md") or entry.is_dir():
+                        found.add(path)
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif entry.name.endswith(".md"):
+                    found.add(path)
+            except OSError:
+                found.add(path)
+
+
+def _not_regular(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _link_problem(path: Path) -> FileError:
+    """The error for a symbolic link found where a case study should be."""
     try:
-        raw = path.read_bytes()
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    try:
+        mode = os.stat(path).st_mode
+        what = "a file" if stat.S_ISREG(mode) else _not_regular(mode)
+        detail = f"a symbolic link to {what} ({target})"
+    except FileNotFoundError:
+        detail = f"a symbolic link to {target}, which does not exist"
+    except OSError as exc:
+        detail = f"a symbolic link to {target} that cannot be followed ({exc.strerror or exc})"
+    return FileError(
+        f"this is {detail}; case studies are read only from regular files in the content folder",
+        hint="put the case study itself in the content folder instead of a link to it",
+        code="path",
+    )
+
+
+def _too_big(size: str) -> FileError:
+    return FileError(
+        f"the file is {size}; the limit is {MAX_FILE_BYTES // 1024} KB",
+        hint="a case study is a few pages of text; move long annexes to a linked source",
+    )
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of a regular file, at most MAX_FILE_BYTES; raise FileError for anything else.
+
+    The file's type is checked before it is opened (a link, a FIFO or a device is refused, never
+    read) and again on the open file, which is opened without following a link or blocking.
+    """
+    try:
+        info = os.lstat(path)
     except OSError as exc:
         raise FileError(f"cannot read the file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
+    if stat.S_ISLNK(info.st_mode):
+        raise _link_problem(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise FileError("this folder cannot be opened", hint="check its permissions", code="path")
+    if not stat.S_ISREG(info.st_mode):
         raise FileError(
-            f"the file is {len(raw) // 1024} KB; the limit is {MAX_FILE_BYTES // 1024} KB",
-            hint="a case study is a few pages of text; move long annexes to a linked source",
+            f"this is {_not_regular(info.st_mode)}, not a regular file",
+            hint="case studies are plain text files; remove it from the content folder",
+            code="path",
         )
+    if info.st_size > MAX_FILE_BYTES:
+        raise _too_big(f"{info.st_size // 1024} KB")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # it became a link since lstat
+            raise _link_problem(path) from None
+        raise FileError(f"cannot read the file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode):
+            raise FileError(
+                f"this is {_not_regular(opened.st_mode)}, not a regular file",
+                hint="case studies are plain text files; remove it from the content folder",
+                code="path",
+            )
+        try:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise FileError(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_big(f"more than {MAX_FILE_BYTES // 1024} KB")
+    return raw
+
+
+def read_source(path: Path) -> SourceFile:
+    """Read a file and split it at its front-matter fences; raise FileError if it cannot be.
+
+    Only a regular file is read, and at most MAX_FILE_BYTES of it (see `_read_bounded`).
+    """
+    raw = _read_bounded(path)
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise FileError("the file contains NUL bytes: it is not a text file", line=line)
@@ -197,9 +314,28 @@ def read_source(path: Path) -> SourceFile:
 
 
 def _check_events(text: str, first_line: int) -> None:
-    """Refuse aliases and deep nesting before any object is built (cheap, non-recursive)."""
+    """Refuse tags, aliases and deep nesting before any object is built (cheap, non-recursive).
+
+    Every explicit tag (`!!bool`, `!!binary`, `!x` ...) is refused: values are read only as the
+    plain text, numbers, dates, lists and fields YAML gives them without a tag.
+    """
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
+        tag = getattr(event, "tag", None)
+        if tag is not None and isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            mark = event.start_mark
+            assert mark is not None
+            binary = tag == "tag:yaml.org,2002:binary"
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise FileError(
+                f"YAML tag '{shown[:40]}' is not allowed in case studies"
+                + (": encoded data cannot be checked for personal data" if binary else ""),
+                line=mark.line + first_line,
+                column=mark.column + 1,
+                hint="remove the tag (the word starting with '!'); write plain text, numbers, "
+                "lists or fields, and put text that starts with '!' in quotes",
+                code="yaml",
+            )
         if isinstance(event, yaml.AliasEvent):
             mark = event.start_mark
             assert mark is not None
@@ -318,7 +454,15 @@ def _build(
     scalars[path] = (mark.line + first_line, mark.column + 1)
     try:
         return constructor.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    except (
+        yaml.YAMLError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        IndexError,
+        KeyError,
+        AttributeError,
+    ) as exc:
         problem = getattr(exc, "problem", None) or str(exc)
         raise FileError(
             f"unsupported YAML value: {problem}",
@@ -327,6 +471,13 @@ def _build(
             hint="write plain text, numbers, lists or fields; YAML tags like !!python are refused",
             code="yaml",
         ) from None
+
+
+def _h2_title(line: str) -> str | None:
+    """The title of a '## Title ##' heading line, or None (string methods: linear time)."""
+    if not line.startswith("##") or line.startswith("###"):
+        return None
+    return line[2:].strip().rstrip("#").rstrip()
 
 
 def split_sections(body: str, body_line: int) -> tuple[Section, ...]:
@@ -339,11 +490,11 @@ def split_sections(body: str, body_line: int) -> tuple[Section, ...]:
     for offset, line in enumerate(body.split("\n")):
         if _FENCE.match(line.strip()):
             in_fence = not in_fence
-        match = None if in_fence else _H2.match(line)
-        if match:
+        title = None if in_fence else _h2_title(line)
+        if title is not None:
             if heading is not None:
                 sections.append(Section(heading, "\n".join(buffer).strip(), start))
-            heading, start, buffer = match.group(1), body_line + offset, []
+            heading, start, buffer = title, body_line + offset, []
         elif heading is not None:
             buffer.append(line)
     if heading is not None:
@@ -353,16 +504,18 @@ def split_sections(body: str, body_line: int) -> tuple[Section, ...]:
 
 def load_library(content_dir: Path) -> list[Entry]:
     """Every case study under `content_dir`, validated; raise ContentError if any is invalid."""
+    from kb.report import escape_text
     from kb.validate import validate_paths
 
     if not content_dir.is_dir():
-        raise ContentError(f"no content folder at {content_dir}")
+        raise ContentError(f"no content folder at {escape_text(str(content_dir))}")
     report = validate_paths([content_dir])
     if report.errors:
         first = report.errors[0]
         raise ContentError(
-            f"{len(report.errors)} error(s) in the content; first: {first.location()}: "
-            f"{first.message} (run `kb validate` for all)"
+            f"{len(report.errors)} error(s) in the content; first: "
+            f"{escape_text(first.location())}: {escape_text(first.message)} "
+            "(run `kb validate` for all)"
         )
     return list(report.entries)
 

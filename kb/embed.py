@@ -275,8 +275,9 @@ def export_onnx(
 
     The graph takes input_ids, attention_mask and token_type_ids and returns
     last_hidden_state and sentence_embedding. The folder also gets the tokenizer and an
-    `onnx.json` naming the model identity. Written to a temporary folder, checked against
-    sentence-transformers on a padded batch, then moved into place.
+    `onnx.json` naming the model identity and recording both files (`kb.index.OnnxRecord`).
+    Written to a temporary folder, checked against sentence-transformers on a padded batch, then
+    moved into place.
     """
     import torch
 
@@ -331,14 +332,12 @@ def export_onnx(
                 **kwargs,
             )
         shutil.copyfile(model_dir / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-        meta = {
-            "identity": identity,
-            "max_tokens": embedder.max_tokens,
-            "dimension": embedder.dimension,
-            "pooling": "mean",
-            "normalize": True,
-        }
-        (tmp / ONNX_META).write_text(json.dumps(meta, indent=2), "utf-8")
+        from kb.index import write_onnx_record
+
+        # moving the folder into place below keeps the files' mtimes, so the record stays valid
+        write_onnx_record(
+            tmp, identity=identity, max_tokens=embedder.max_tokens, dimension=embedder.dimension
+        )
         _check_parity(embedder, OnnxEmbedder(tmp))
         if target_dir.exists():
             old = target_dir.with_name(target_dir.name + ".old")
@@ -378,19 +377,19 @@ ONNX_BATCH = 8
 
 
 class OnnxEmbedder:
-    """Queries (and, if wished, documents) through onnxruntime: no torch is imported."""
+    """Queries (and, if wished, documents) through onnxruntime: no torch is imported.
+
+    The export is verified before it is loaded: its `onnx.json` against its schema and seal, the
+    model and tokenizer against their records (IndexError_ naming the file otherwise).
+    """
 
     def __init__(self, onnx_dir: Path, threads: int | None = None) -> None:
-        meta_path = onnx_dir / ONNX_META
-        try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-            self._identity = str(meta["identity"])
-            self._max_tokens = int(meta["max_tokens"])
-            self._dimension = int(meta["dimension"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexError_(
-                f"{meta_path}: missing or unreadable ONNX export; hint: run `kb index`"
-            ) from exc
+        from kb.index import read_onnx_record
+
+        record = read_onnx_record(onnx_dir)
+        self._identity = record.identity
+        self._max_tokens = record.max_tokens
+        self._dimension = record.dimension
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -404,7 +403,8 @@ class OnnxEmbedder:
             self._tokenizer = _load_tokenizer(onnx_dir / TOKENIZER_FILE, self._max_tokens)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise IndexError_(
-                f"{onnx_dir}: the ONNX export cannot be loaded ({exc}); hint: run `kb index`"
+                f"{onnx_dir}: the ONNX export cannot be loaded ({exc}); "
+                "hint: run `kb index` to repair it"
             ) from exc
         self._span_tokenizer: Any = None
         self._inputs = {i.name for i in self._session.get_inputs()}

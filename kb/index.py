@@ -2,19 +2,26 @@
 
 Layout of `<cache>/index/`:
 - `manifest.json`: format, model identity, dimension, passage settings, the data files of the
-  current generation with their sha256, and per case study its content hash and passages;
+  current generation with their size, mtime and sha256, and per case study its content hash and
+  passages; sealed with the sha256 of its own contents (see `Manifest`);
 - `vectors-<gen>.faiss`: `IndexIDMap(IndexFlatIP)` of unit vectors, one per passage;
 - `bm25-<gen>.npz`: the BM25 score matrix (built by bm25s) with its vocabulary and stop words;
 - `onnx/`: the ONNX export of the model, verified against sentence-transformers; it embeds
   passages (about twice as fast as torch on a CPU) and queries (without importing torch).
+  `onnx/onnx.json` (see `OnnxRecord`) records the export and its two files, sealed the same way.
+
+Everything is verified as it is loaded: each record against its schema and its seal, each file
+against its record (size and mtime first; the sha256 only when the mtime differs, so a warm search
+hashes nothing). Searches refuse a damaged index with a message naming the file; `kb index` repairs
+whatever it finds damaged, the ONNX export included.
 
 Each case study is split into passages: a profile (title, summary, who and what) and every body
 section, cut further into overlapping token windows where a section is longer than the model reads,
 so no text is silently truncated. Updates are incremental (only new or changed case studies are
 embedded again; deleted ones leave the index) and atomic: new data files get a new generation name,
 the manifest is replaced last with `os.replace`, then the old generation is deleted. A manifest or
-data file that is missing, corrupt, partial or from another model is detected and rebuilt, with a
-message saying why.
+data file that is missing, corrupt, partial, edited or from another model is detected and rebuilt,
+with a message saying why.
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.errors import IndexError_
 from kb.vocab import load_vocabularies
@@ -45,8 +54,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDEX_DIR",
+    "ONNX_DIR",
+    "CaseRecord",
+    "FileRecord",
     "IndexData",
     "IndexReport",
+    "Manifest",
+    "OnnxRecord",
     "PREAMBLE",
     "PROFILE",
     "Passage",
@@ -56,12 +70,14 @@ __all__ = [
     "passages_for",
     "preamble_text",
     "profile_text",
+    "read_onnx_record",
     "update_index",
+    "write_onnx_record",
 ]
 
 INDEX_DIR = "index"
+ONNX_DIR = "onnx"  # inside INDEX_DIR
 MANIFEST = "manifest.json"
-FORMAT = 1
 # Changing how passages are built changes this, which forces a rebuild.
 PASSAGE_SCHEME = "profile+preamble+sections/windows-overlap32"
 # Changing how BM25 documents are built changes this, which rebuilds BM25 only (no embedding).
@@ -105,7 +121,7 @@ class Passage:
 class IndexData:
     """A verified index, loaded for searching."""
 
-    manifest: dict[str, Any]
+    manifest: Manifest
     case_ids: list[str]  # in manifest order
     passage_case: NDArray[np.int32]  # per vector row: position in case_ids
     passage_meta: NDArray[np.int32]  # per vector row: section, start, end
@@ -115,7 +131,7 @@ class IndexData:
 
     @property
     def identity(self) -> str:
-        return str(self.manifest["model"])
+        return self.manifest.model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,15 +273,179 @@ def new_stemmer() -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# files
+# cache records: the one schema of the manifest and of the ONNX export's record, and the one
+# check of a cached file against its record
+
+_Count = Annotated[int, Field(strict=True, ge=0)]
+_Positive = Annotated[int, Field(strict=True, gt=0)]
+_Text = Annotated[str, Field(strict=True, min_length=1)]
+_Sha256 = Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{64}$")]
+# a name inside its folder, never a path
+_FileName = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+_Section = Annotated[int, Field(strict=True, ge=PREAMBLE)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileRecord(_Record):
+    """A cached file as it was written: name in its folder, size, mtime and sha256."""
+
+    name: _FileName
+    size: _Count
+    mtime_ns: _Count
+    sha256: _Sha256
+
+
+class _Sealed(_Record):
+    """A JSON record that carries the sha256 of its own contents, so that any edit or partial
+    write shows. Its version fields are left out of the seal: they are compared with this kb's
+    own, so that a record from another version is recognised as such."""
+
+    FORMAT: ClassVar[int]
+    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format"})
+
+    format: Annotated[int, Field(strict=True)]
+    checksum: Annotated[str, Field(strict=True)] = ""
+
+    def digest(self) -> str:
+        """The seal: sha256 of the record's canonical JSON, without version fields or checksum."""
+        body = self.model_dump_json(exclude={*self.VERSION_FIELDS, "checksum"})
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+class IndexFiles(_Record):
+    vectors: FileRecord
+    bm25: FileRecord
+
+
+class CaseRecord(_Record):
+    hash: _Text  # content hash of the case-study file
+    passages: list[tuple[_Count, _Section, _Count, _Count]]  # (id, section, start, end)
+
+
+class Manifest(_Sealed):
+    """`index/manifest.json`: what the index holds and the data files of its generation."""
+
+    FORMAT: ClassVar[int] = 2
+    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format", "scheme", "bm25_scheme"})
+
+    model: _Text  # identity of the embedding model
+    dimension: _Positive
+    max_tokens: _Positive
+    scheme: str  # PASSAGE_SCHEME when written
+    bm25_scheme: str  # BM25_SCHEME when written
+    generation: _FileName
+    files: IndexFiles
+    next_id: _Count  # the id the next passage gets
+    cases: dict[str, CaseRecord]  # by case-study id; their passages are the vector rows
+
+    def passage_ids(self) -> NDArray[np.int64]:
+        ids = [p[0] for case in self.cases.values() for p in case.passages]
+        return np.asarray(ids, dtype=np.int64)
+
+
+class OnnxFiles(_Record):
+    model: FileRecord
+    tokenizer: FileRecord
+
+
+class OnnxRecord(_Sealed):
+    """`index/onnx/onnx.json`: which model the ONNX export is, how it pools, and its files."""
+
+    FORMAT: ClassVar[int] = 1
+
+    identity: _Text
+    max_tokens: _Positive
+    dimension: _Positive
+    pooling: Literal["mean"]
+    normalize: Literal[True]
+    files: OnnxFiles
+
+
+class _Stale(Exception):
+    """Internal: the cached index cannot be used as it is; the message says why."""
+
+
+class _Damaged(_Stale):
+    """Internal: a cached file or record is damaged (not merely out of date or old)."""
+
+
+class _Missing(_Damaged):
+    """Internal: a cached file is missing."""
+
+
+_RecordT = TypeVar("_RecordT", bound=_Sealed)
 
 
 def _index_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / INDEX_DIR
 
 
-def _write_atomic(path: Path, data: bytes) -> str:
-    """Write bytes via a temporary file and os.replace; return their sha256."""
+def _record(path: Path, sha256: str | None = None) -> FileRecord:
+    """The record of a file just written (`sha256` if already known)."""
+    info = path.stat()
+    return FileRecord(
+        name=path.name,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        sha256=sha256 or _file_sha256(path),
+    )
+
+
+def _verify_file(directory: Path, record: FileRecord) -> FileRecord:
+    """Check a cached file against its record; _Damaged names the file and what is wrong.
+
+    Size and mtime first: when both match, the file is taken as written (no hashing, so warm
+    searches stay fast). When only the mtime differs (a copy, a touch), the full sha256 decides;
+    the record returned then carries the new mtime, for `kb index` to store.
+    """
+    path = directory / record.name
+    try:
+        info = path.stat()
+    except OSError:
+        raise _Missing(f"{path} is missing") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _Damaged(f"{path} is not a file")
+    if info.st_size != record.size:
+        raise _Damaged(
+            f"{path} is corrupt or partial ({info.st_size} bytes, expected {record.size})"
+        )
+    if info.st_mtime_ns == record.mtime_ns:
+        return record
+    try:
+        actual = _file_sha256(path)
+    except OSError as exc:
+        raise _Damaged(f"{path} is unreadable ({exc.strerror})") from None
+    if actual != record.sha256:
+        raise _Damaged(f"{path} is corrupt or was changed (checksum mismatch)")
+    return record.model_copy(update={"mtime_ns": info.st_mtime_ns})
+
+
+def _read_verified(directory: Path, record: FileRecord) -> tuple[bytes, FileRecord]:
+    """A cached file's bytes once verified, and its record to keep (see `_verify_file`)."""
+    kept = _verify_file(directory, record)
+    path = directory / record.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Missing(f"{path} is missing ({exc.strerror})") from None
+    if len(data) != record.size:
+        raise _Damaged(f"{path} is corrupt or partial (it changed while being read)")
+    return data, kept
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> FileRecord:
+    """Write bytes via a temporary file and os.replace; return the file's record."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -279,68 +459,140 @@ def _write_atomic(path: Path, data: bytes) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return hashlib.sha256(data).hexdigest()
+    return _record(path, hashlib.sha256(data).hexdigest())
 
 
-def _read_checked(directory: Path, record: dict[str, Any]) -> bytes:
-    path = directory / str(record["name"])
+def _write_sealed(path: Path, record: _Sealed) -> None:
+    sealed = record.model_copy(update={"checksum": record.digest()})
+    _write_atomic(path, sealed.model_dump_json().encode())
+
+
+def _read_sealed(path: Path, schema: type[_RecordT]) -> _RecordT:
+    """A record checked against its schema and its seal (parsed and validated in one pass)."""
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise _Missing(f"{path} is missing") from None
     except OSError as exc:
-        raise _Stale(f"{path.name} is missing ({exc.strerror})") from None
-    if len(data) != record.get("size") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
-        raise _Stale(f"{path.name} is corrupt or partial (checksum mismatch)")
-    return data
+        raise _Damaged(f"{path} is unreadable ({exc.strerror})") from None
+    try:
+        record = schema.model_validate_json(data)
+    except ValidationError as exc:
+        raise _invalid(path, data, schema, exc) from None
+    if record.format != schema.FORMAT:
+        raise _Stale(f"{path} is from another version of kb")
+    if record.checksum != record.digest():
+        raise _Damaged(f"{path} does not match its checksum (edited by hand or partly written)")
+    return record
 
 
-class _Stale(Exception):
-    """Internal: the cached index cannot be used as it is; the message says why."""
+def _invalid(path: Path, data: bytes, schema: type[_Sealed], exc: ValidationError) -> _Stale:
+    """Why a record failed its schema, in one line."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        return _Damaged(f"{path} is unreadable ({error})")
+    if not isinstance(raw, dict):
+        return _Damaged(f"{path} is not a kb record (not a JSON object)")
+    if raw.get("format") != schema.FORMAT or type(raw["format"]) is not int:
+        return _Stale(f"{path} is from another version of kb (format {raw.get('format')!r})")
+    problem = exc.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return _Damaged(f"{path} is invalid: {where}: {problem['msg']}{more}")
 
 
-def _read_manifest(directory: Path) -> dict[str, Any]:
+def _read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST
     if not path.exists():
         raise _Stale("no index yet")
-    try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _Stale(f"the manifest is unreadable ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _Stale("the manifest is from another version of kb")
-    for key in ("model", "dimension", "scheme", "files", "cases", "next_id"):
-        if key not in manifest:
-            raise _Stale(f"the manifest lacks '{key}'")
-    if manifest["scheme"] != PASSAGE_SCHEME:
+    manifest = _read_sealed(path, Manifest)
+    if manifest.scheme != PASSAGE_SCHEME:
         raise _Stale("passages are now built differently")
     return manifest
 
 
-def _load_vectors(directory: Path, manifest: dict[str, Any]) -> Any:
+def _load_vectors(directory: Path, manifest: Manifest) -> tuple[Any, FileRecord]:
+    """The vector index, verified against the manifest, and the file's record to keep."""
     import faiss
 
-    data = _read_checked(directory, manifest["files"]["vectors"])
+    data, record = _read_verified(directory, manifest.files.vectors)
+    path = directory / record.name
     try:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
     except RuntimeError as exc:
-        raise _Stale(f"the vector file cannot be read ({str(exc).splitlines()[0]})") from None
-    expected = sum(len(c["passages"]) for c in manifest["cases"].values())
-    if index.d != manifest["dimension"] or index.ntotal != expected:
-        raise _Stale("the vector file does not match the manifest")
-    return index
+        raise _Damaged(f"{path} cannot be read ({str(exc).splitlines()[0]})") from None
+    ids = manifest.passage_ids()
+    if (
+        not isinstance(index, faiss.IndexIDMap)
+        or index.d != manifest.dimension
+        or index.ntotal != len(ids)
+        or (len(ids) and int(ids.max()) >= manifest.next_id)
+        or not np.array_equal(np.sort(faiss.vector_to_array(index.id_map)), np.sort(ids))
+    ):
+        raise _Damaged(f"{path} does not match the manifest")
+    return index, record
 
 
-def _load_bm25(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _load_bm25(directory: Path, manifest: Manifest) -> tuple[dict[str, Any], FileRecord]:
+    """The BM25 arrays, verified against the manifest, and the file's record to keep."""
     import io
 
-    data = _read_checked(directory, manifest["files"]["bm25"])
+    data, record = _read_verified(directory, manifest.files.bm25)
+    path = directory / record.name
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             bm25 = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, KeyError) as exc:
-        raise _Stale(f"the BM25 file cannot be read ({exc})") from None
-    if sorted(str(d) for d in bm25["doc_ids"]) != sorted(manifest["cases"]):
-        raise _Stale("the BM25 file does not match the manifest")
-    return bm25
+        doc_ids = sorted(str(d) for d in bm25["doc_ids"])
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise _Damaged(f"{path} cannot be read ({exc})") from None
+    if doc_ids != sorted(manifest.cases):
+        raise _Damaged(f"{path} does not match the manifest")
+    return bm25, record
+
+
+def _check_onnx(onnx_dir: Path) -> tuple[OnnxRecord, bool]:
+    """The verified record of an ONNX export, and whether its file records were refreshed."""
+    from kb.embed import ONNX_META
+
+    record = _read_sealed(onnx_dir / ONNX_META, OnnxRecord)
+    files = OnnxFiles(
+        model=_verify_file(onnx_dir, record.files.model),
+        tokenizer=_verify_file(onnx_dir, record.files.tokenizer),
+    )
+    if files == record.files:
+        return record, False
+    return record.model_copy(update={"files": files}), True
+
+
+def read_onnx_record(onnx_dir: Path) -> OnnxRecord:
+    """The record of the ONNX export in `onnx_dir`, with its files verified; IndexError_ (naming
+    the file, with the hint to run `kb index`) if anything is missing, changed or damaged."""
+    try:
+        record, _ = _check_onnx(onnx_dir)
+    except _Stale as reason:
+        raise IndexError_(
+            f"the ONNX query model cannot be used: {reason}; hint: run `kb index` to repair it"
+        ) from None
+    return record
+
+
+def write_onnx_record(onnx_dir: Path, *, identity: str, max_tokens: int, dimension: int) -> None:
+    """Record the ONNX export in `onnx_dir` (its model.onnx and tokenizer.json as written)."""
+    from kb.embed import ONNX_FILE, ONNX_META, TOKENIZER_FILE
+
+    record = OnnxRecord(
+        format=OnnxRecord.FORMAT,
+        identity=identity,
+        max_tokens=max_tokens,
+        dimension=dimension,
+        pooling="mean",
+        normalize=True,
+        files=OnnxFiles(
+            model=_record(onnx_dir / ONNX_FILE), tokenizer=_record(onnx_dir / TOKENIZER_FILE)
+        ),
+    )
+    _write_sealed(onnx_dir / ONNX_META, record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,43 +644,25 @@ def _build_bm25(entries: Sequence[Entry]) -> tuple[bytes, int]:
     return buffer.getvalue(), len(vocab)
 
 
-def _onnx_ready(onnx_dir: Path, identity: str) -> bool:
-    from kb.embed import ONNX_FILE, ONNX_META
-
-    try:
-        meta = json.loads((onnx_dir / ONNX_META).read_text("utf-8"))
-    except (OSError, ValueError):
-        return False
-    model = onnx_dir / ONNX_FILE
-    return bool(
-        meta.get("identity") == identity
-        and model.is_file()
-        and model.stat().st_size == meta.get("size", model.stat().st_size)
-        and meta.get("sha256") == _file_sha256(model)
-    )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> None:
-    from kb.embed import ONNX_FILE, ONNX_META, ExportsOnnx
+    """Keep a verified ONNX export of the model for queries; export it again if it is missing,
+    damaged or from another model."""
+    from kb.embed import ONNX_META, ExportsOnnx
 
     if not isinstance(embedder, ExportsOnnx):
         return
-    onnx_dir = _index_dir(cache_dir) / "onnx"
-    if _onnx_ready(onnx_dir, embedder.identity):
+    onnx_dir = _index_dir(cache_dir) / ONNX_DIR
+    try:
+        record, refreshed = _check_onnx(onnx_dir)
+        if record.identity != embedder.identity:
+            raise _Stale(f"{onnx_dir} is an export of another model ({record.identity})")
+        if refreshed:  # only mtimes changed (a copied cache): keep searches from hashing
+            _write_sealed(onnx_dir / ONNX_META, record)
         return
+    except _Stale as reason:
+        if onnx_dir.exists():
+            report.messages.append(f"exporting the query model again: {reason}")
     embedder.export_onnx(onnx_dir)
-    meta = json.loads((onnx_dir / ONNX_META).read_text("utf-8"))
-    meta["sha256"] = _file_sha256(onnx_dir / ONNX_FILE)
-    meta["size"] = (onnx_dir / ONNX_FILE).stat().st_size
-    _write_atomic(onnx_dir / ONNX_META, json.dumps(meta, indent=2).encode())
     report.messages.append("exported the query model to ONNX (searches will not load torch)")
 
 
@@ -446,16 +680,11 @@ def _document_embedder(
 
     if not isinstance(embedder, SentenceTransformerEmbedder) or count == 0:
         return embedder
-    onnx_dir = _index_dir(cache_dir) / "onnx"
-    if not _onnx_ready(onnx_dir, embedder.identity):
-        try:
-            _ensure_onnx(cache_dir, embedder, report)
-        except IndexError_ as exc:
-            report.messages.append(f"embedding with sentence-transformers: {exc}")
-            return embedder
     try:
-        return OnnxEmbedder(onnx_dir)
-    except IndexError_:
+        _ensure_onnx(cache_dir, embedder, report)
+        return OnnxEmbedder(_index_dir(cache_dir) / ONNX_DIR)
+    except IndexError_ as exc:
+        report.messages.append(f"embedding with sentence-transformers: {exc}")
         return embedder
 
 
@@ -469,8 +698,9 @@ def update_index(
 ) -> IndexReport:
     """Build the index, or bring it up to date with `entries`; return what changed.
 
-    `progress(done, total)` is called as passages are embedded. `embedder` replaces the model
-    named by `model` (None = the packaged all-MiniLM-L6-v2), for tests and other models.
+    Whatever is found damaged (manifest, data files, ONNX export) is rebuilt, and the report
+    says why. `progress(done, total)` is called as passages are embedded. `embedder` replaces the
+    model named by `model` (None = the packaged all-MiniLM-L6-v2), for tests and other models.
     """
     counts = Counter(e.case.id for e in entries)
     if len(counts) != len(entries):
@@ -508,15 +738,17 @@ def _update(
     report = IndexReport()
     identity = embedder.identity
 
-    manifest: dict[str, Any] | None
+    manifest: Manifest | None
+    kept: IndexFiles | None = None  # the data files' records, mtimes as found
     try:
         manifest = _read_manifest(directory)
-        if manifest["model"] != identity:
-            raise _Stale(f"the model changed (index: {manifest['model']}, now: {identity})")
-        if manifest["dimension"] != embedder.dimension:
+        if manifest.model != identity:
+            raise _Stale(f"the model changed (index: {manifest.model}, now: {identity})")
+        if manifest.dimension != embedder.dimension:
             raise _Stale("the vector dimension changed")
-        index = _load_vectors(directory, manifest)
-        _load_bm25(directory, manifest)
+        index, vectors_file = _load_vectors(directory, manifest)
+        _, bm25_file = _load_bm25(directory, manifest)
+        kept = IndexFiles(vectors=vectors_file, bm25=bm25_file)
     except _Stale as reason:
         if str(reason) != "no index yet":
             report.rebuilt_reason = str(reason)
@@ -524,21 +756,21 @@ def _update(
         manifest = None
         index = _empty_index(embedder.dimension)
 
-    old_cases: dict[str, Any] = dict(manifest["cases"]) if manifest else {}
-    next_id = int(manifest["next_id"]) if manifest else 0
+    old_cases: dict[str, CaseRecord] = dict(manifest.cases) if manifest else {}
+    next_id = manifest.next_id if manifest else 0
     by_id = {e.case.id: e for e in entries}
     for case_id, entry in by_id.items():
         record = old_cases.get(case_id)
         if record is None:
             report.added.append(case_id)
-        elif record["hash"] != entry.content_hash:
+        elif record.hash != entry.content_hash:
             report.updated.append(case_id)
         else:
             report.unchanged.append(case_id)
     report.removed = sorted(set(old_cases) - set(by_id))
 
     stale_ids = [
-        p[0] for cid in (*report.updated, *report.removed) for p in old_cases[cid]["passages"]
+        p[0] for cid in (*report.updated, *report.removed) for p in old_cases[cid].passages
     ]
     if stale_ids:
         index.remove_ids(np.asarray(stale_ids, dtype=np.int64))
@@ -565,16 +797,14 @@ def _update(
         if texts
         else np.zeros((0, 1), np.float32)
     )
-    row = 0
     new_ids: list[int] = []
     for entry, passages in planned:
         records = []
         for passage in passages:
-            records.append([next_id, passage.section, passage.start, passage.end])
+            records.append((next_id, passage.section, passage.start, passage.end))
             new_ids.append(next_id)
             next_id += 1
-        old_cases[entry.case.id] = {"hash": entry.content_hash, "passages": records}
-        row += len(passages)
+        old_cases[entry.case.id] = CaseRecord(hash=entry.content_hash, passages=records)
     if texts:
         index.add_with_ids(
             np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(new_ids, dtype=np.int64)
@@ -582,12 +812,15 @@ def _update(
     report.embedded = total
     report.passages = int(index.ntotal)
 
-    old_bm25 = manifest is not None and manifest.get("bm25_scheme") != BM25_SCHEME
+    old_bm25 = manifest is not None and manifest.bm25_scheme != BM25_SCHEME
     if old_bm25:
         report.messages.append("rebuilding the keyword index: its format changed")
     changed = bool(report.added or report.updated or report.removed or manifest is None or old_bm25)
     if changed:
         _write_generation(directory, old_cases, entries, index, embedder, next_id)
+    elif manifest is not None and kept is not None and kept != manifest.files:
+        # only mtimes changed (a copied cache): record them, so searches need not hash the files
+        _write_sealed(directory / MANIFEST, manifest.model_copy(update={"files": kept}))
     _ensure_onnx(cache_dir, embedder, report)
     if not changed and not report.messages:
         report.messages.append("the index is up to date")
@@ -596,7 +829,7 @@ def _update(
 
 def _write_generation(
     directory: Path,
-    cases: dict[str, Any],
+    cases: dict[str, CaseRecord],
     entries: Sequence[Entry],
     index: Any,
     embedder: Embedder,
@@ -607,26 +840,24 @@ def _write_generation(
     generation = secrets.token_hex(6)
     vector_bytes = faiss.serialize_index(index).tobytes()
     bm25_bytes, _ = _build_bm25(sorted(entries, key=lambda e: e.case.id))
-    files: dict[str, dict[str, Any]] = {
-        "vectors": {"name": f"vectors-{generation}.faiss", "size": len(vector_bytes)},
-        "bm25": {"name": f"bm25-{generation}.npz", "size": len(bm25_bytes)},
-    }
-    files["vectors"]["sha256"] = _write_atomic(directory / files["vectors"]["name"], vector_bytes)
-    files["bm25"]["sha256"] = _write_atomic(directory / files["bm25"]["name"], bm25_bytes)
-    manifest = {
-        "format": FORMAT,
-        "model": embedder.identity,
-        "dimension": embedder.dimension,
-        "max_tokens": embedder.max_tokens,
-        "scheme": PASSAGE_SCHEME,
-        "bm25_scheme": BM25_SCHEME,
-        "generation": generation,
-        "files": files,
-        "next_id": next_id,
-        "cases": {cid: cases[cid] for cid in sorted(cases)},
-    }
-    _write_atomic(directory / MANIFEST, json.dumps(manifest, separators=(",", ":")).encode())
-    keep = {f["name"] for f in files.values()}
+    files = IndexFiles(
+        vectors=_write_atomic(directory / f"vectors-{generation}.faiss", vector_bytes),
+        bm25=_write_atomic(directory / f"bm25-{generation}.npz", bm25_bytes),
+    )
+    manifest = Manifest(
+        format=Manifest.FORMAT,
+        model=embedder.identity,
+        dimension=embedder.dimension,
+        max_tokens=embedder.max_tokens,
+        scheme=PASSAGE_SCHEME,
+        bm25_scheme=BM25_SCHEME,
+        generation=generation,
+        files=files,
+        next_id=next_id,
+        cases={cid: cases[cid] for cid in sorted(cases)},
+    )
+    _write_sealed(directory / MANIFEST, manifest)
+    keep = {files.vectors.name, files.bm25.name}
     for old in directory.glob("*-*.*"):
         if old.suffix in (".faiss", ".npz") and old.name not in keep:
             with contextlib.suppress(OSError):
@@ -646,18 +877,19 @@ def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
             stale = _compare(manifest, entries)
             if stale:
                 raise _Stale(stale)
-            if manifest.get("bm25_scheme") != BM25_SCHEME:
+            if manifest.bm25_scheme != BM25_SCHEME:
                 raise _Stale("the keyword index is from an older version of kb")
-            index = _load_vectors(directory, manifest)
-            bm25 = _load_bm25(directory, manifest)
+            index, _ = _load_vectors(directory, manifest)
+            bm25, _ = _load_bm25(directory, manifest)
             break
         except _Stale as reason:
             # a writer may have replaced the generation between reading the manifest and
             # its files: read once more before giving up
-            if attempt == 1 and (directory / MANIFEST).exists() and "missing" in str(reason):
+            if attempt == 1 and (directory / MANIFEST).exists() and isinstance(reason, _Missing):
                 continue
+            repair = " to repair it" if isinstance(reason, _Damaged) else ""
             raise IndexError_(
-                f"the search index cannot be used: {reason}; hint: run `kb index`"
+                f"the search index cannot be used: {reason}; hint: run `kb index`{repair}"
             ) from None
     import faiss
 
@@ -665,18 +897,18 @@ def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
     all_vectors = (
         index.index.reconstruct_n(0, index.ntotal)
         if index.ntotal
-        else np.zeros((0, manifest["dimension"]), dtype=np.float32)
+        else np.zeros((0, manifest.dimension), dtype=np.float32)
     )
-    row_of = {int(pid): row for row, pid in enumerate(row_ids)}
-    case_ids = list(manifest["cases"])
+    row_of = {int(pid): row for row, pid in enumerate(row_ids)}  # ids verified by _load_vectors
+    case_ids = list(manifest.cases)
     order: list[int] = []
     passage_case: list[int] = []
     meta: list[tuple[int, int, int]] = []
     starts: list[int] = []
     for position, case_id in enumerate(case_ids):
         starts.append(len(order))
-        for pid, section, start, end in manifest["cases"][case_id]["passages"]:
-            order.append(row_of[int(pid)])
+        for pid, section, start, end in manifest.cases[case_id].passages:
+            order.append(row_of[pid])
             passage_case.append(position)
             meta.append((section, start, end))
     vectors = np.ascontiguousarray(all_vectors[np.asarray(order, dtype=np.int64)], dtype=np.float32)
@@ -691,12 +923,12 @@ def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
     )
 
 
-def _compare(manifest: dict[str, Any], entries: Sequence[Entry]) -> str | None:
+def _compare(manifest: Manifest, entries: Sequence[Entry]) -> str | None:
     """Why the manifest does not describe these entries, or None if it does."""
-    cases = manifest["cases"]
+    cases = manifest.cases
     current = {e.case.id: e.content_hash for e in entries}
     new = [c for c in current if c not in cases]
-    changed = [c for c, h in current.items() if c in cases and cases[c]["hash"] != h]
+    changed = [c for c, h in current.items() if c in cases and cases[c].hash != h]
     gone = [c for c in cases if c not in current]
     if not (new or changed or gone):
         return None
@@ -717,14 +949,20 @@ def index_library(
     rebuild: bool = False,
     embedder: Embedder | None = None,
 ) -> IndexReport:
-    """Load the content folder and update (or, with `rebuild`, rebuild) its index."""
+    """Load the content folder and update (or, with `rebuild`, rebuild) its index.
+
+    A rebuild reuses nothing from the cache: every passage is embedded again and the model is
+    exported to ONNX again, so it also repairs damage that kept a file's size and mtime.
+    """
     from kb.content import load_library
+    from kb.embed import ONNX_META
 
     entries = load_library(content_dir)
     if rebuild:
-        manifest = _index_dir(cache_dir) / MANIFEST
-        if manifest.exists():
-            manifest.unlink()
+        directory = _index_dir(cache_dir)
+        for record in (directory / MANIFEST, directory / ONNX_DIR / ONNX_META):
+            with contextlib.suppress(FileNotFoundError):
+                record.unlink()
     report = update_index(entries, cache_dir, model=model, progress=progress, embedder=embedder)
     if rebuild and report.rebuilt_reason is None:
         report.rebuilt_reason = "asked for a full rebuild"

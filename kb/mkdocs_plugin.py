@@ -66,6 +66,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.case_pages: set[str] = set()
         self.generated: set[str] = set()
         self.titles: dict[str, str] = {}
+        self.serving = False
+        self.problems: list[Any] = []  # validation errors shown in the page while serving
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         root = Path(config.config_file_path).resolve().parent if config.config_file_path else None
@@ -77,10 +79,45 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.settings = settings
         return config
 
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        # mkdocs empties the site folder next: allow only a new, empty or earlier site folder
+        assert self.settings is not None
+        from kb.paths import check_site_dir, mark_site_dir
+
+        site_dir = Path(config.site_dir)
+        try:
+            check_site_dir(
+                site_dir,
+                content_dir=self.settings.content_dir,
+                protect=(self.settings.cache_dir, Path(config.docs_dir)),
+            )
+            mark_site_dir(site_dir)
+        except KbError as exc:
+            raise PluginError(f"kb: {exc}") from None
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
+
+    def _load_for_serve(self) -> list[Entry]:
+        """The valid case studies; the errors are kept to show in every page, not raised."""
+        assert self.settings is not None
+        from kb.validate import validate_paths
+
+        if not self.settings.content_dir.is_dir():
+            raise PluginError(f"kb: no content folder at {self.settings.content_dir}")
+        report = validate_paths([self.settings.content_dir])
+        self.problems = list(report.errors)
+        for problem in self.problems:
+            log.warning("%s: %s", problem.location(), problem.message)
+        return list(report.entries)
+
     def on_files(self, files: Files, /, *, config: MkDocsConfig) -> Files | None:
         assert self.settings is not None
         entries = _shared.get("entries")
-        if entries is None:
+        self.problems = []
+        if entries is None and self.serving:
+            entries = self._load_for_serve()
+        elif entries is None:
             try:
                 from kb.content import load_library
 
@@ -145,8 +182,29 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             # templates print the title raw or unescape it: give them one that cannot form markup
             page.meta["title"] = self.titles[path]
         if path in self.case_pages:
-            page.meta["kb_case"] = path.rsplit("/", 1)[-1].removesuffix(".md")
+            case_id = path.rsplit("/", 1)[-1].removesuffix(".md")
+            page.meta["kb_case"] = case_id
+            page.edit_url = self._edit_url(config, case_id)
         return markdown
+
+    def _edit_url(self, config: MkDocsConfig, case_id: str) -> str | None:
+        """Where to edit a case study's file, from repo_url and edit_uri in mkdocs.yml."""
+        assert self.settings is not None
+        root = Path(config.config_file_path or ".").resolve().parent
+        try:
+            content = self.settings.content_dir.resolve().relative_to(root).as_posix()
+            docs = Path(config.docs_dir).resolve().relative_to(root).as_posix()
+        except ValueError:  # content outside the repository: nothing to link to
+            return None
+        return site.repository_file_url(
+            config.repo_url, config.edit_uri, docs, f"{content}/{case_id}.md"
+        )
+
+    def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
+        # templates print this as it is: every value in it is escaped by kb.site.problems_html
+        root = str(Path(config.config_file_path or ".").resolve().parent)
+        env.globals["kb_problems"] = site.problems_html(self.problems, root)
+        return env
 
     def on_page_content(
         self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files
@@ -216,9 +274,18 @@ def _collect_warnings() -> Iterator[list[str]]:
 
 
 def _prepare(
-    settings: Settings, progress: Progress, embedder: Any, report: BuildReport
+    settings: Settings,
+    progress: Progress,
+    embedder: Any,
+    report: BuildReport,
+    *,
+    keep_invalid: bool = False,
 ) -> list[Entry]:
-    """Validate the content and bring the search index up to date."""
+    """Validate the content and bring the search index up to date.
+
+    With `keep_invalid` (serving), invalid files are left out instead of failing: the served
+    pages list their problems until they are fixed.
+    """
     from kb.validate import validate_paths
 
     started = time.perf_counter()
@@ -226,7 +293,12 @@ def _prepare(
     if not settings.content_dir.is_dir():
         raise ContentError(f"no content folder at {settings.content_dir}")
     result = validate_paths([settings.content_dir])
-    if result.errors:
+    if result.errors and keep_invalid:
+        progress(
+            f"{len(result.errors)} problem(s) in the content: the pages list them, and reload "
+            "once the files are fixed"
+        )
+    elif result.errors:
         from kb.report import render
 
         raise ContentError("the content is invalid:\n" + render(result, "text"))
@@ -303,7 +375,13 @@ def build_site(
     config_file: Path | None = None,
 ) -> BuildReport:
     """Validate, index and build the site into `settings.site_dir`; raise KbError on failure."""
+    from kb.paths import check_site_dir
+
     say = progress or (lambda _message: None)
+    # refuse a folder the build must not empty before the slow steps (the plugin checks again)
+    check_site_dir(
+        settings.site_dir, content_dir=settings.content_dir, protect=(settings.cache_dir,)
+    )
     report = BuildReport(cases=0, site_dir=settings.site_dir)
     entries = _prepare(settings, say, embedder, report)
     started = time.perf_counter()
@@ -331,7 +409,7 @@ def serve_site(
     say = progress or (lambda _message: None)
     _check_port(host, port)
     report = BuildReport(cases=0, site_dir=settings.site_dir)
-    _prepare(settings, say, embedder, report)
+    _prepare(settings, say, embedder, report, keep_invalid=True)
     _shared["settings"] = settings
     say(f"Serving on http://{host}:{port}/ (content/ is watched; Ctrl+C stops)")
     try:

@@ -43,6 +43,7 @@ ICS_START = "2022-07"  # integrated care systems became statutory on 1 July 2022
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SUMMARY_MAX = 600
 _STARTED = re.compile(r"^(19|20)\d{2}(-(0[1-9]|1[0-2]))?$")
+_FULL_DATE = re.compile(r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
 def _vocab_id(attr: str, *, many: bool = False) -> Any:
@@ -117,6 +118,8 @@ def _started(value: Any) -> Any:
         value = str(value)
     if isinstance(value, str) and _STARTED.match(value.strip()):
         return value.strip()
+    if isinstance(value, str) and _FULL_DATE.match(value.strip()):  # '2023-04-01' read as text
+        return value.strip()[:7]
     raise PydanticCustomError(
         "year_month",
         "'{value}' is not a year or year-month",
@@ -226,7 +229,9 @@ class Figure(_Strict):
     comparator: str = Field(
         "not stated", description="What the figure is compared with, if anything."
     )
-    source: int = Field(1, ge=1, description="Which entry of `sources` gives it (1 = the first).")
+    source: int = Field(
+        1, ge=1, strict=True, description="Which entry of `sources` gives it (1 = the first)."
+    )
     page: str | int | None = Field(None, description="Page number or section of the source.")
     note: str | None = Field(None, description="Anything a reader needs to read the figure right.")
 
@@ -288,6 +293,17 @@ class Outcome(Figure):
     )
     kind: VocabId("outcome_kinds") = Field(  # type: ignore[valid-type]
         description="health, service-use, financial, experience, process, wider-determinants"
+    )
+    # an outcome must say when, against what and where from: 'not stated' when the source is silent
+    timeframe: Text = Field(
+        description="The period the figure covers, as the source states it; 'not stated' when "
+        "the source does not say."
+    )
+    comparator: Text = Field(
+        description="What the figure is compared with; 'not stated' (or 'none') when nothing."
+    )
+    source: int = Field(
+        ge=1, strict=True, description="Which entry of `sources` gives it (1 = the first)."
     )
 
     @property
@@ -400,7 +416,11 @@ class Source(_Strict):
     title: Text = Field(description="The title as published.")
     publisher: Text = Field(description="Who published it.")
     year: int | None = Field(
-        None, ge=1900, le=2100, description="Year of publication; leave out when undated."
+        None,
+        ge=1900,
+        le=2100,
+        strict=True,
+        description="Year of publication; leave out when undated.",
     )
     url: Annotated[str | None, AfterValidator(_http_url)] = Field(
         None, description="A web address starting with https://, if there is one."
@@ -417,7 +437,9 @@ class Funding(_Strict):
 
     source: str | None = Field(None, description="Who paid, e.g. the ICB or a national fund.")
     amount_gbp: Number | None = Field(None, description="The amount in pounds, digits only.")
-    recurrent: bool | None = Field(None, description="true if the money recurs each year.")
+    recurrent: bool | None = Field(
+        None, strict=True, description="true if the money recurs each year."
+    )
     note: str | None = Field(None, description="Anything else about the money.")
 
 

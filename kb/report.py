@@ -3,16 +3,62 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
-from kb.validate import Report
+from kb.validate import Problem, Report
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "escape_text", "render"]
+
+# characters that move the cursor, start terminal escapes, break lines or reorder text
+# (and lone surrogates, which a file name that is not UTF-8 decodes to)
+_INVISIBLE = (
+    "\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ud800-\udfff"
+    "\ufeff\ufff9-\ufffb"
+)
+_UNSAFE = re.compile(f"[\x00-\x1f{_INVISIBLE}]")
+_UNSAFE_IN_JSON = re.compile(f"[{_INVISIBLE}]")  # json.dumps escapes the rest itself
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_text(text: str) -> str:
+    """`text` with control, line-breaking and bidirectional characters shown as escapes.
+
+    A value (or a file name) can then neither clear the screen, colour the output, start a line of
+    its own (a fake 'all valid') nor reorder what is printed around it.
+    """
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _safe(p: Problem) -> Problem:
+    """The problem with every text field escaped for printing."""
+    return Problem(
+        escape_text(p.path),
+        p.line,
+        p.column,
+        escape_text(p.field),
+        escape_text(p.message),
+        escape_text(p.hint),
+        p.severity,
+        escape_text(p.code),
+    )
 
 
 def _text(report: Report) -> str:
     lines: list[str] = []
-    for p in report.problems:
+    for p in map(_safe, report.problems):
         where = f" [{p.field}]" if p.field else ""
         lines.append(f"{p.location()}: {p.severity}{where}: {p.message}")
         if p.hint:
@@ -29,7 +75,8 @@ def _text(report: Report) -> str:
 
 
 def _json(report: Report) -> str:
-    return json.dumps(
+    """JSON with the exact values; unsafe characters are written as \\u escapes, never raw."""
+    text = json.dumps(
         {
             "valid": report.ok,
             "files_checked": report.files_checked,
@@ -52,6 +99,7 @@ def _json(report: Report) -> str:
         indent=2,
         ensure_ascii=False,
     )
+    return _UNSAFE_IN_JSON.sub(_json_escaped, text)
 
 
 def _escape_data(text: str) -> str:
@@ -64,7 +112,7 @@ def _escape_property(text: str) -> str:
 
 def _github(report: Report) -> str:
     lines = []
-    for p in report.problems:
+    for p in map(_safe, report.problems):
         title = f"kb validate: {p.field}" if p.field else "kb validate"
         message = p.message + (f". Hint: {p.hint}" if p.hint else "")
         lines.append(

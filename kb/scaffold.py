@@ -13,7 +13,26 @@ from kb.content import PLACEHOLDER, REQUIRED_SECTIONS
 from kb.errors import ScaffoldError
 from kb.vocab import load_vocabularies
 
-__all__ = ["NewCase", "PLACEHOLDER", "render_new_case", "slugify", "write_new_case"]
+__all__ = [
+    "DEFAULT_MARK",
+    "PREFILLED",
+    "PLACEHOLDER",
+    "NewCase",
+    "check_answer",
+    "render_new_case",
+    "slugify",
+    "write_new_case",
+]
+
+# `kb new` pre-fills a few values a contributor must check; each such line carries this comment
+# until the contributor confirms the value by deleting it (kb validate flags it meanwhile).
+DEFAULT_MARK = "kb-new-default"
+PREFILLED: dict[tuple[str | int, ...], object] = {
+    ("level",): ["place"],
+    ("evidence", "level"): 1,
+    ("evidence", "method"): "not-stated",
+    ("sources", 0, "year"): 2024,
+}
 
 
 _GUIDANCE = {
@@ -49,10 +68,47 @@ def _resolve(attr: str, value: str, flag: str) -> str:
     vocabulary = getattr(load_vocabularies(), attr)
     found = vocabulary.resolve(value)
     if found is None:
-        suggestion = vocabulary.suggest(value)
-        hint = f" Did you mean '{suggestion}'?" if suggestion else f" See `kb vocab {attr}`."
+        from kb.suggest import nearest_term
+
+        near = [vocabulary.suggest(value) or ""] + nearest_term(vocabulary, value)
+        near = list(dict.fromkeys(n for n in near if n))[:3]
+        names = " or ".join(f"'{n}'" for n in near)
+        hint = f" Did you mean {names}?" if near else f" See `kb vocab {attr}`."
         raise ScaffoldError(f"{flag}: '{value}' is not a known {vocabulary.name}.{hint}")
     return str(found)
+
+
+def check_answer(kind: str, value: str, content_dir: Path | None = None) -> str:
+    """One answer to `kb new` checked on its own, so a bad one can be asked again.
+
+    kind: 'title', 'id', 'ics', 'region' or 'tiers' (comma-separated). Returns the value to use
+    (canonical ids; tiers joined by commas); raises ScaffoldError saying what is wrong.
+    """
+    value = value.strip()
+    if kind == "title":
+        if not value:
+            raise ScaffoldError("the title is required")
+        if len(value) > 120:
+            raise ScaffoldError(f"the title is {len(value)} characters; the limit is 120")
+        return value
+    if kind == "id":
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value) or len(value) > 80:
+            raise ScaffoldError(
+                f"'{value}' is not kebab-case; use lowercase words joined by hyphens"
+            )
+        if content_dir is not None and (content_dir / f"{value}.md").exists():
+            existing = content_dir / f"{value}.md"
+            raise ScaffoldError(f"{existing} already exists; choose another id")
+        return value
+    if not value:
+        return ""
+    if kind == "ics":
+        return _resolve("ics", value, "ICS")
+    if kind == "region":
+        return _resolve("regions", value, "region")
+    if kind == "tiers":
+        return ",".join(_resolve("tiers", t.strip(), "tier") for t in value.split(",") if t.strip())
+    raise ValueError(kind)
 
 
 def _q(text: str) -> str:
@@ -86,6 +142,8 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "# yaml-language-server: $schema=../site/case-study.schema.json",
         "# Replace every TODO; `kb validate` lists what is left. Leave out what the sources do",
         "# not say: 'not stated' beats a guess. Values of tag fields: `kb vocab FIELD`.",
+        f"# A line marked '{DEFAULT_MARK}' holds a pre-filled value: correct it, or delete the",
+        "# comment to confirm it. Give each blank field a value, or delete its line.",
         f"id: {case_id}  # equals the file name",
         f"title: {_q(new.title)}  # at most 120 characters",
         f"summary: {_q(new.summary or PLACEHOLDER)}  # one or two sentences, <= 300 characters",
@@ -94,7 +152,7 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         f"ics: {_q(vocab.ics.label(ics)) if ics else '[]'}  # as named when the work ran",
         f"region: {_q(vocab.regions.label(region)) if region else _q(PLACEHOLDER)}",
         "place:  # town, borough or county, if narrower than the ICS",
-        "level: [place]  # neighbourhood, place, system, region, national",
+        f"level: [place]  # {DEFAULT_MARK}: neighbourhood, place, system, region, national",
         "started:  # year or year-month, e.g. 2023 or 2023-04",
         "status:  # idea, pilot, scaling, established, ended",
         f"tiers: [{', '.join(tiers) if tiers else PLACEHOLDER}]  # {tier_ids}",
@@ -121,13 +179,14 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "#     source: 1            # which entry of 'sources'",
         "#     page: 12",
         "evidence:",
-        "  level: 1  # Nesta 1 (a reason it should work) to 5 (works at scale elsewhere), "
-        "or not-assessed",
-        "  method: not-stated  # before-and-after, comparison-group, modelled-estimate, ...",
+        f"  level: 1  # {DEFAULT_MARK}: Nesta 1 (a reason it should work) to 5 (works at "
+        "scale elsewhere), or not-assessed",
+        f"  method: not-stated  # {DEFAULT_MARK}: before-and-after, comparison-group, ...",
         "sources:",
         f"  - title: {_q(PLACEHOLDER)}",
         f"    publisher: {_q(PLACEHOLDER)}",
-        "    year: 2024  # leave out for an undated page, and give accessed: YYYY-MM-DD",
+        f"    year: 2024  # {DEFAULT_MARK}: leave out for an undated page, and give "
+        "accessed: YYYY-MM-DD",
         "rationale:",
         "  tiers:  # one line: why these tiers (tags are editorial judgements)",
         "---",

@@ -123,10 +123,13 @@ class Filters:
             for value in given:
                 found = vocabulary.resolve(value)
                 if found is None:
-                    suggestion = vocabulary.suggest(value)
+                    from kb.suggest import nearest_term
+
+                    near = [vocabulary.suggest(value) or ""] + nearest_term(vocabulary, value)
+                    near = list(dict.fromkeys(n for n in near if n))[:3]
                     hint = (
-                        f"did you mean '{suggestion}'?"
-                        if suggestion
+                        "did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
+                        if near
                         else f"run `kb vocab {vocab_name(name)}` for the allowed values"
                     )
                     raise SearchError(
@@ -460,8 +463,15 @@ class Searcher:
         """The case studies most like one of the library's, best first (itself excluded)."""
         position = self._position.get(case_id)
         if position is None:
+            from kb.suggest import nearest
+
             close = difflib.get_close_matches(case_id, list(self._position), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "ids are the file names in content/"
+            close = list(dict.fromkeys(close + nearest(case_id, self._position)))[:3]
+            hint = (
+                "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+                if close
+                else "ids are the file names in content/"
+            )
             raise SearchError(f"no case study with id '{case_id}'; hint: {hint}")
         source = self.entries[position]
         config = self.likeness

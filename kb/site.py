@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from kb.figures import format_amount, format_figure, format_outcome
+from kb.figures import figure_sentence, format_amount
 from kb.vocab import Vocabularies, Vocabulary
 
 if TYPE_CHECKING:
@@ -42,9 +42,12 @@ __all__ = [
     "coverage_page",
     "expand_markers",
     "facet_values",
+    "headline_outcomes",
     "make_pages",
     "md_text",
     "plain_title",
+    "problems_html",
+    "repository_file_url",
     "sanitise_html",
     "unknown_case_links",
 ]
@@ -114,7 +117,6 @@ _STATUS_GROUPS = (
     ("estimated", "Estimates", "Modelled or projected figures: not measured results."),
     ("target", "Targets", "What the initiative aims for: not results."),
 )
-_STATUS_WORDS = {"achieved": "Achieved", "estimated": "Estimated", "target": "Target"}
 
 # Characters that could start Markdown or HTML syntax, as character references. Python-Markdown
 # passes references through untouched, so the text reads the same and cannot become markup.
@@ -206,22 +208,37 @@ def _labels(vocabulary: Vocabulary, ids: Iterable[str]) -> list[str]:
     return [vocabulary.label(i) for i in ids]
 
 
-def _outcome_cell(outcome: Outcome, vocab: Vocabularies) -> str:
-    figure = md_text(format_outcome(outcome, vocab, status=False))
-    if outcome.status == "achieved":
-        return figure
-    return f"**{_STATUS_WORDS[outcome.status]}:** {figure}"
-
-
 def _source_ref(figure: Figure, case: CaseStudy) -> str:
+    """'source 1, p. 9' as HTML, the number linking to the numbered reference."""
     if figure.source > len(case.sources):
-        return "not stated"
-    ref = f"[{figure.source}](#source-{figure.source})"
+        return "source not stated"
+    ref = f'source <a href="#source-{figure.source}">{figure.source}</a>'
     if isinstance(figure.page, int) or (isinstance(figure.page, str) and figure.page.isdigit()):
         ref += f", p. {figure.page}"
     elif figure.page:
-        ref += f", {md_text(figure.page)}"
+        ref += f", {html.escape(str(figure.page))}"
     return ref
+
+
+HEADLINE_LIMIT = 3
+# kinds of outcome a leader looks for first
+_KIND_ORDER = ("health", "service-use", "financial", "wider-determinants", "experience", "process")
+
+
+def headline_outcomes(case: CaseStudy, limit: int = HEADLINE_LIMIT) -> list[Outcome]:
+    """The results a case page opens with: achieved ones first, health and service use first.
+
+    Estimates and targets fill the remaining places only when there are too few achieved results.
+    """
+
+    def rank(item: tuple[int, Outcome]) -> tuple[int, int, int, int]:
+        index, outcome = item
+        status = ("achieved", "estimated", "target").index(outcome.status)
+        kind = _KIND_ORDER.index(outcome.kind) if outcome.kind in _KIND_ORDER else len(_KIND_ORDER)
+        return (status, 0 if outcome.numeric else 1, kind, index)
+
+    ranked = sorted(enumerate(case.outcomes), key=rank)
+    return [outcome for _, outcome in ranked[:limit]]
 
 
 def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str, str]]:
@@ -308,7 +325,32 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _figure_card(figure: Figure, case: CaseStudy, vocab: Vocabularies) -> str:
+    """One figure as a card: its sentence, then what it is, what it is compared with, its source."""
+    status = getattr(figure, "status", "setting")
+    details = []
+    kind = getattr(figure, "kind", None)
+    if kind:
+        details.append(html.escape(vocab.outcome_kinds.label(kind)))
+    if figure.comparator and figure.comparator.strip().lower() != "not stated":
+        details.append("compared with " + html.escape(" ".join(figure.comparator.split())))
+    details.append(_source_ref(figure, case))
+    card = (
+        f'<li class="kb-figure kb-figure-{status}">'
+        f'<p class="kb-figure-text">{html.escape(figure_sentence(figure, vocab))}</p>'
+        f'<p class="kb-figure-meta">{_cap(" · ".join(details))}</p>'
+    )
+    if figure.note:
+        card += f'<p class="kb-figure-note">{html.escape(" ".join(figure.note.split()))}</p>'
+    return card + "</li>"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _figures_section(entry: Entry, vocab: Vocabularies) -> list[str]:
+    """Every figure as a card (no table: it reads on a phone), grouped by what the figure is."""
     case = entry.case
     lines: list[str] = []
     if not case.outcomes and not case.context_figures and not case.outcomes_note:
@@ -318,42 +360,20 @@ def _figures_section(entry: Entry, vocab: Vocabularies) -> list[str]:
         lines += [md_text(case.outcomes_note), ""]
     elif not case.outcomes:
         lines += ["No outcome figures are stated yet.", ""]
-    for status, heading, note in _STATUS_GROUPS:
-        group = [o for o in case.outcomes if o.status == status]
+    groups: list[tuple[str, str, str, list[Figure]]] = [
+        (s, h, n, [o for o in case.outcomes if o.status == s]) for s, h, n in _STATUS_GROUPS
+    ]
+    if case.context_figures:
+        groups.append(
+            ("setting", "The setting", "Figures that describe the setting, not results.",
+             list(case.context_figures))  # fmt: skip
+        )
+    for _status, heading, note, group in groups:
         if not group:
             continue
         lines += [f"### {heading}", "", note, ""]
-        rows = [
-            (
-                md_text(o.metric),
-                _outcome_cell(o, vocab),
-                _STATUS_WORDS[o.status],
-                md_text(vocab.outcome_kinds.label(o.kind)),
-                md_text(o.timeframe),
-                md_text(o.comparator),
-                _source_ref(o, case),
-            )
-            for o in group
-        ]
-        header = ("Metric", "Figure", "Status", "Kind", "Timeframe", "Compared with", "Source")
-        lines += [*_table(header, rows), ""]
-        notes = [o for o in group if o.note]
-        for o in notes:
-            lines.append(f"- *{md_text(o.metric)}*: {md_text(o.note)}")
-        if notes:
-            lines.append("")
-    if case.context_figures:
-        lines += ["### The setting", "", "Figures that describe the setting, not results.", ""]
-        setting = [
-            (
-                md_text(f.metric),
-                md_text(format_figure(f, vocab)),
-                md_text(f.timeframe),
-                _source_ref(f, case),
-            )
-            for f in case.context_figures
-        ]
-        lines += [*_table(("Metric", "Figure", "Timeframe", "Source"), setting), ""]
+        cards = "".join(_figure_card(f, case, vocab) for f in group)
+        lines += [f'<ul class="kb-figures">{cards}</ul>', ""]
     return lines
 
 
@@ -427,13 +447,77 @@ def _comparables_section(
     return lines + [""]
 
 
+def _headline_section(entry: Entry, vocab: Vocabularies) -> list[str]:
+    """The results a leader reads first, as plain sentences; estimates and targets say so."""
+    case = entry.case
+    lines = ["## What changed", ""]
+    chosen = headline_outcomes(case)
+    if not chosen:
+        note = case.outcomes_note or "The sources give no outcome figures yet."
+        return lines + [md_text(note), "{ .kb-results-none }", ""]
+    items = "".join(
+        f'<li class="kb-result kb-result-{o.status}">{html.escape(figure_sentence(o, vocab))}</li>'
+        for o in chosen
+    )
+    lines += [f'<ul class="kb-results">{items}</ul>', ""]
+    total = len(case.outcomes) + len(case.context_figures)
+    if total > len(chosen):
+        lines += [
+            f'<p class="kb-more"><a href="#outcome-figures">All {total} figures, with their '
+            "sources</a></p>",
+            "",
+        ]
+    return lines
+
+
+def _glance_section(entry: Entry, vocab: Vocabularies, here: str) -> list[str]:
+    """Where and when, the prevention tiers and the evidence level: four short lines."""
+    case = entry.case
+
+    def linked(facet: Facet) -> str:
+        vocabulary = _vocab(vocab, facet)
+        return ", ".join(
+            _md_link(vocabulary.label(v), here, browse_path(facet, v))
+            for v in facet_values(case, facet)
+        )
+
+    where = [linked(ICS) or linked(REGION) or "National"]
+    if case.ics and case.region:
+        where.append(linked(REGION))
+    if case.place:
+        where.append(md_text(case.place))
+    when = []
+    if case.started:
+        when.append(
+            f"{case.started[:4]} to {case.ended[:4]}" if case.ended else f"from {case.started[:4]}"
+        )
+    if case.status:
+        when.append(md_text(vocab.statuses.label(case.status)))
+    evidence = str(case.evidence.level)
+    rows = [
+        ("Where", " · ".join(where)),
+        ("When", " · ".join(when) or "Not stated"),
+        ("Prevention tier", linked(TIER)),
+        (
+            "Evidence",
+            _md_link(vocab.evidence_levels.label(evidence), here, CATALOGUE_PATH,
+                     {EVIDENCE.key: evidence}),  # fmt: skip
+        ),
+    ]
+    lines = ['<div class="kb-glance" markdown>', ""]
+    for label, value in rows:
+        lines += [f"**{label}:** {value}", "{ .kb-glance-item }", ""]
+    return [*lines, "</div>", ""]
+
+
 def case_page(
     entry: Entry,
     hits: Sequence[SimilarHit] | None,
     by_id: Mapping[str, Entry],
     vocab: Vocabularies,
 ) -> SitePage:
-    """The page of one case study: summary, facts, figures, body, sources, comparables."""
+    """The page of one case study: summary, headline results, where, when, tier and evidence on
+    the first screen; then every figure, the story, the facts, sources and comparables."""
     case = entry.case
     here = case_path(case.id)
     lines = [
@@ -442,14 +526,18 @@ def case_page(
         f"{md_text(case.summary)}",
         "{ .kb-summary }",
         "",
+        *_headline_section(entry, vocab),
+        *_glance_section(entry, vocab, here),
+        *_figures_section(entry, vocab),
+        entry.body.strip(),
+        "",
+        "## About this initiative",
+        "",
         '<div class="kb-facts" markdown>',
         "",
         *_table(("Fact", "Details"), _facts_rows(entry, vocab, here)),
         "",
         "</div>",
-        "",
-        *_figures_section(entry, vocab),
-        entry.body.strip(),
         "",
         *_sources_section(case),
         # other case studies' titles would make every search match here: kept out of the index
@@ -621,6 +709,10 @@ def _ics_note(ics_id: str, vocab: Vocabularies, here: str) -> list[str]:
     return [". ".join(notes) + ".", ""] if notes else []
 
 
+# facets whose values read best in alphabetical order (regions and tiers keep their own order)
+_ALPHABETICAL = (ICS, TOPIC)
+
+
 def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
     """Every case study on one page, with filters that run in the browser (no server)."""
     here = CATALOGUE_PATH
@@ -631,15 +723,21 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
         "Every case study in the library. Choose any combination of filters to narrow the list; "
         "the address of the page keeps your choices, so you can share it.",
         "",
-        '<form class="kb-filters" id="kb-filters" aria-label="Filter case studies" hidden>',
+        '<details class="kb-filter-panel" id="kb-filter-panel" hidden>',
+        '<summary>Filters <span class="kb-filter-chosen" id="kb-filter-chosen"></span></summary>',
+        '<form class="kb-filters" id="kb-filters" aria-label="Filter case studies">',
     ]
     for facet in CATALOGUE_FACETS:
         vocabulary = _vocab(vocab, facet)
         counts = Counter(v for e in entries for v in facet_values(e.case, facet))
+        terms = list(vocabulary.terms)
+        if facet in _ALPHABETICAL:
+            terms.sort(key=lambda t: t.label.casefold())
         options = [f'<option value="">All {html.escape(facet.plural)}</option>']
         options += [
-            f'<option value="{attr(t.id)}">{html.escape(t.label)} ({counts[t.id]})</option>'
-            for t in vocabulary.terms
+            f'<option value="{attr(t.id)}" data-label="{attr(t.label)}">'
+            f"{html.escape(t.label)} ({counts[t.id]})</option>"
+            for t in terms
             if counts[t.id]
         ]
         lines += [
@@ -655,9 +753,24 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
         '<button type="reset" class="md-button">Clear filters</button>',
         "</div>",
         "</form>",
+        "</details>",
         "",
         f'<p class="kb-count" id="kb-count" role="status" aria-live="polite" data-total="{total}">'
         f"{total} case studies.</p>",
+        "",
+        '<div class="kb-empty" id="kb-empty" hidden markdown>',
+        "",
+        "No case study matches all these filters.",
+        "",
+        '<p><button type="button" class="md-button md-button--primary" id="kb-undo">'
+        "Remove the last filter</button> "
+        '<button type="button" class="md-button" id="kb-clear">Clear all filters</button></p>',
+        "",
+        "Has your system done something like this? "
+        + _md_link("Suggest a case study", here, "contributing.md")
+        + ".",
+        "",
+        "</div>",
         "",
         '<div class="kb-catalogue" id="kb-catalogue" markdown>',
         "",
@@ -801,6 +914,8 @@ def expand_markers(
         name, arg = match.group("name"), match.group("arg")
         if name == "stats":
             return _stats(entries, vocab, page_path)
+        if name in _HOME_MARKERS:
+            return _HOME_MARKERS[name](entries, vocab, page_path)
         if name == "fields" and arg:
             return _fields_table(arg, page_path)
         if name == "terms" and arg and hasattr(vocab, arg):
@@ -819,6 +934,98 @@ def expand_markers(
         return match.group(0)
 
     return _MARKER.sub(replace, markdown)
+
+
+def _search_box(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    """A search box for the middle of a page: it opens the site's search with the words typed."""
+    return "\n".join(
+        [
+            '<form class="kb-home-search" role="search" action="./" method="get">',
+            '<label for="kb-home-query">Search the case studies in your own words</label>',
+            '<div class="kb-home-search-row">',
+            '<input type="search" id="kb-home-query" name="q" autocomplete="off" '
+            'placeholder="falls, blood pressure, housing, Norfolk">',
+            '<button type="submit" class="md-button md-button--primary">Search</button>',
+            "</div>",
+            "</form>",
+        ]
+    )
+
+
+def _case_teaser(entry: Entry, vocab: Vocabularies, page_path: str) -> str:
+    """A list item: the title linked, where and when, and the first headline result."""
+    case = entry.case
+    where = ", ".join(_labels(vocab.ics, case.ics)) or ", ".join(
+        _labels(vocab.regions, case.region)
+    )
+    meta = " · ".join(p for p in (where or "National", (case.started or "")[:4]) if p)
+    item = f"- **{_md_link(case.title, page_path, case_path(case.id))}**  \n  "
+    results = headline_outcomes(case, limit=1)
+    if results:
+        item += md_text(figure_sentence(results[0], vocab)) + ". "
+    return item + f"*{md_text(meta)}*"
+
+
+def _recent(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    """The initiatives that began most recently."""
+    chosen = sorted(entries, key=lambda e: (e.case.started or "", e.id), reverse=True)[:4]
+    return "\n".join(_case_teaser(e, vocab, page_path) for e in chosen)
+
+
+def _notable(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    """The initiatives with the strongest evidence and the most measured results."""
+
+    def strength(entry: Entry) -> tuple[int, int, str]:
+        achieved = sum(1 for o in entry.case.outcomes if o.status == "achieved" and o.numeric)
+        return (-entry.case.evidence.rank, -achieved, entry.id)
+
+    chosen = sorted(entries, key=strength)[:4]
+    return "\n".join(_case_teaser(e, vocab, page_path) for e in chosen)
+
+
+def _topic_links(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    """The topics with the most case studies, with their counts."""
+    counts = Counter(t for e in entries for t in e.case.topics)
+    terms = sorted(
+        (t for t in vocab.topics.terms if counts[t.id]), key=lambda t: (-counts[t.id], t.label)
+    )
+    links = [
+        _md_link(t.label, page_path, browse_path(TOPIC, t.id)) + f"&nbsp;({counts[t.id]})"
+        for t in terms[:16]
+    ]
+    more = _md_link(f"all {len(vocab.topics.terms)} topics", page_path, browse_path(TOPIC))
+    return " · ".join(links) + f" · {more}"
+
+
+def _region_bars(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:
+    """Case studies per region as a bar chart that is also a list of links (the number written)."""
+    counts = Counter(r for e in entries for r in e.case.region)
+    most = max(counts.values(), default=1)
+    lines = ['<div class="kb-bars" markdown>', ""]
+    for term in vocab.regions.terms:
+        n = counts[term.id]
+        width = round(100 * n / most)
+        lines.append(
+            f"- {_md_link(term.label, page_path, browse_path(REGION, term.id))} "
+            f'<span class="kb-bar" style="width: {width}%"></span> '
+            f'<span class="kb-bar-count">{n}</span>'
+        )
+    tiers = Counter(t for e in entries for t in e.case.tiers)
+    by_tier = " · ".join(
+        _md_link(t.label, page_path, browse_path(TIER, t.id)) + f"&nbsp;({tiers[t.id]})"
+        for t in vocab.tiers.terms
+    )
+    lines += ["", f"By prevention tier: {by_tier}.", "", "</div>"]
+    return "\n".join(lines)
+
+
+_HOME_MARKERS = {
+    "search": _search_box,
+    "recent": _recent,
+    "notable": _notable,
+    "topics": _topic_links,
+    "regions": _region_bars,
+}
 
 
 def _fields_table(model_name: str, page_path: str) -> str:
@@ -895,20 +1102,117 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
-def sanitise_html(fragment: str, *, markup: bool = True) -> str:
-    """Remove script, event handlers, frames and unsafe URLs from rendered page HTML.
+_URL_IGNORED = re.compile(r"[\t\n\r]")  # browsers drop these anywhere in a URL
+_URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # browsers strip these around a URL
+_IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 
-    With `markup=False` every tag goes and only text (with its character references) is kept.
+
+def is_remote_url(url: str) -> bool:
+    """True if a browser would fetch `url` from a server other than the site's own.
+
+    Anything with a scheme (`https:`, `data:` ...) or a network path (`//host`, `/\\host`) is
+    remote; only paths on the site itself, such as `images/chart.png`, are not.
+    """
+    cleaned = _URL_IGNORED.sub("", url).strip(_C0_AND_SPACE)
+    cleaned = cleaned.replace("\\", "/")
+    return cleaned.startswith("//") or bool(_URL_SCHEME.match(cleaned))
+
+
+def _local_images_only(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src" and is_remote_url(value):
+        return None
+    return value
+
+
+def sanitise_html(fragment: str, *, markup: bool = True) -> str:
+    """Remove script, event handlers, frames, unsafe URLs and remote images from page HTML.
+
+    An image from another server is dropped whole (it would let that server see every reader);
+    `kb validate` warns about it. With `markup=False` every tag goes and only text (with its
+    character references) is kept.
     """
     import nh3
 
     if not markup:
         return nh3.clean(fragment, tags=set(), attributes={}, strip_comments=True)
-    return nh3.clean(
+    clean = nh3.clean(
         fragment,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_local_images_only,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
         strip_comments=True,
+    )
+    # nh3 writes every attribute as name="value" with '>' escaped, so this sees whole tags
+    return _IMG_WITHOUT_SRC.sub("", clean) if "<img" in clean else clean
+
+
+def repository_file_url(
+    repo_url: str | None, edit_uri: str | None, docs_dir: str, path: str
+) -> str | None:
+    """The address to edit a file of the repository, made from mkdocs.yml's repo_url and edit_uri.
+
+    `edit_uri` points at the docs folder (`edit/main/site/`); a case study lives elsewhere in the
+    repository (`content/x.md`), so the docs folder is taken off the end and `path` (relative to
+    the repository root) put in its place. None when mkdocs.yml names no repository.
+    """
+    if not repo_url or edit_uri is None:
+        return None
+    base = edit_uri.strip("/")
+    docs = docs_dir.strip("/")
+    if docs and (base == docs or base.endswith("/" + docs)):
+        base = base[: -len(docs)].rstrip("/")
+    parts = [repo_url.rstrip("/"), base, path.lstrip("/")]
+    return "/".join(p for p in parts if p)
+
+
+class ProblemLike(Protocol):
+    """What the problems banner needs from a validation problem (`kb.validate.Problem` fits)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def hint(self) -> str: ...
+
+
+def problems_html(problems: Sequence[ProblemLike], root: str | None = None) -> str:
+    """A banner listing validation problems with file and line (HTML, every value escaped).
+
+    `kb serve` shows it on every page while a file is invalid; the site keeps the valid case
+    studies meanwhile, and the page reloads once the file is fixed.
+    """
+    if not problems:
+        return ""
+    files = len({p.path for p in problems})
+    noun = "problem" if len(problems) == 1 else "problems"
+    where = "file" if files == 1 else "files"
+    items = []
+    for p in problems:
+        path = p.path
+        if root and path.startswith(root.rstrip("/") + "/"):
+            path = path[len(root.rstrip("/")) + 1 :]
+        text = f"<code>{html.escape(path)}</code>, line {p.line}"
+        if p.field:
+            text += f", <code>{html.escape(p.field)}</code>"
+        text += f": {html.escape(p.message)}"
+        if p.hint:
+            text += f' <span class="kb-problem-hint">(hint: {html.escape(p.hint)})</span>'
+        items.append(f"<li>{text}</li>")
+    return (
+        '<div class="kb-problems" id="kb-problems" role="alert">'
+        f"<p><strong>{len(problems)} {noun} in {files} {where}</strong>: the site shows the "
+        "case studies that are valid. Fix the file and save it; this page reloads by itself.</p>"
+        f'<ul>{"".join(items)}</ul></div>'
     )

@@ -1,19 +1,23 @@
-"""Peer-review packs: comparables from elsewhere, outcomes side by side, prompts from the tags."""
+"""Peer-review packs: relevant cases only, varied, explained; agenda, roles, prompts, notes."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from kb.content import Entry, load_library
+from kb.content import Entry, Section, load_library
 from kb.embed import HashingEmbedder
 from kb.errors import SearchError
 from kb.index import update_index
 from kb.search import Filters, Searcher
-from kb.session import PackRequest, make_pack
+from kb.session import PackRequest, build_pack, make_pack, plan_agenda, relevance, render_pack
 from tests.conftest import ROOT, run_cli
+
+NORFOLK = ("norfolk-and-waveney",)
 
 
 @pytest.fixture(scope="module")
@@ -25,62 +29,126 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Searcher, list[En
     return Searcher.open(cache, entries, embedder=embedder), entries
 
 
-def test_pack_leaves_participants_out_and_lists_them_apart(library) -> None:
+def _falls(library: tuple[Searcher, list[Entry]], **kwargs: object):  # type: ignore[no-untyped-def]
     searcher, entries = library
     request = PackRequest(
-        "falls prevention for older people",
-        ("norfolk-and-waveney",),
-        limit=3,
-        today=date(2026, 11, 23),
+        "falls and frailty", NORFOLK, limit=4, minutes=90, today=date(2026, 11, 23), **kwargs
     )
+    return build_pack(searcher, entries, request)
+
+
+def test_falls_pack_is_relevant_varied_and_leaves_norfolk_out(library) -> None:
+    pack = _falls(library)
+    ids = [c.entry.case.id for c in pack.cases]
+    assert len(ids) == 4 and "norfolk-falls-prevention" not in ids
+    for case in pack.cases:
+        assert {"falls", "frailty"} & set(case.entry.case.topics), case.entry.case.id
+        assert case.reasons and not any("not stated" in r.lower() for r in case.reasons)
+    regions = {r for c in pack.cases for r in (c.entry.case.region or ["national"])}
+    assert len(regions) >= 2
+    assert sum(item.minutes for item in pack.agenda) == 90
+    # the participant's own work is the starting point, not a comparable
+    assert [e.case.id for e in pack.own["Norfolk and Waveney"]] == ["norfolk-falls-prevention"]
+
+
+def test_placeholder_text_never_makes_a_case_relevant(library) -> None:
+    _, entries = library
+    trauma = next(e for e in entries if e.case.id == "west-yorkshire-trauma-informed-system")
+    assert relevance(trauma, "falls and frailty")[0] is False
+    # a theme that names no topic is matched on the case study's own words, never on a line
+    # saying the sources are silent
+    base = entries[0]
+    silent = Section("Outcomes", "Hoverboards: not stated in the sources.", 1)
+    spoken = Section("Outcomes", "Hoverboards were lent to every school.", 1)
+    assert relevance(replace(base, sections=(silent,)), "hoverboards")[0] is False
+    assert relevance(replace(base, sections=(spoken,)), "hoverboards")[0] is True
+
+
+def test_markdown_pack_has_every_part(library) -> None:
+    text = render_pack(_falls(library), "md")
+    assert text.startswith("# Peer-review pack: falls and frailty")
+    assert "Prepared 2026-11-23 for Norfolk and Waveney. Session: 90 minutes." in text
+    for heading in (
+        "## How the case studies were chosen",
+        "## Agenda",
+        "## Roles",
+        "## Where we start: the participating systems",
+        "## Outcomes side by side",
+        "## Case study 1: ",
+        "## Discussion prompts",
+        "## Notes",
+    ):
+        assert heading in text, heading
+    for role in ("**Chair**", "**Note-taker**", "**Presenter, case study 1**"):
+        assert role in text
+    minutes = [int(m) for m in re.findall(r"^\| \d+:\d\d \| (\d+) \|", text, re.MULTILINE)]
+    assert sum(minutes) == 90
+    for n in range(1, 5):
+        page = text.split(f"## Case study {n}: ")[1].split("\n## ")[0]
+        for part in ("### Summary", "### Outcomes", "### What made it work", "### Challenges"):
+            assert part in page
+        assert "### Lessons for peers" in page
+    # outcomes are grouped by case: a title heads its table once, not once a row
+    comparison = text.split("## Outcomes side by side")[1].split("\n## ")[0]
+    assert comparison.count("### 1. ") == 1 and "| Outcome | Figure |" in comparison
+
+
+def test_prompts_name_the_cases_that_raise_them(library) -> None:
+    pack = _falls(library)
+    tied = [p for p in pack.prompts if p.cases]
+    assert tied and all(p.basis for p in tied)
+    titles = {c.entry.case.title for c in pack.cases}
+    assert all(set(p.cases) <= titles for p in tied)
+    capacity = [p for p in tied if p.basis == "3Cs: capacity"]
+    with_capacity = {c.entry.case.title for c in pack.cases if "capacity" in c.entry.case.three_cs}
+    assert not with_capacity or set(capacity[0].cases) == with_capacity
+
+
+def test_fewer_relevant_cases_than_asked_is_said_plainly(library) -> None:
+    searcher, entries = library
+    request = PackRequest("falls and frailty", NORFOLK, limit=20, today=date(2026, 11, 23))
+    pack = build_pack(searcher, entries, request)
+    assert len(pack.cases) < 20
+    assert any("only" in line and "relevant" in line for line in pack.selection)
+
+
+def test_no_participant_and_a_participant_without_cases(library) -> None:
+    searcher, entries = library
+    text = make_pack(searcher, entries, PackRequest("falls", today=date(2026, 11, 23)))
+    assert "not named" not in text and "open session" in text
+    request = PackRequest("falls", ("lincolnshire",), today=date(2026, 11, 23))
     text = make_pack(searcher, entries, request)
-    comparables, _, own = text.partition("## From the participating systems")
-    assert "norfolk-falls-prevention" not in comparables
-    assert "`norfolk-falls-prevention`" in own
-    assert text.startswith("# Peer-review pack: falls prevention for older people")
-    assert "Prepared 2026-11-23 for: Norfolk and Waveney." in text
-    assert comparables.count("\n### ") == 3
+    assert "Lincolnshire has no case study in the library yet" in text
 
 
-def test_pack_marks_estimates_and_targets(library) -> None:
-    searcher, entries = library
-    text = make_pack(searcher, entries, PackRequest("blood pressure strokes heart attacks"))
-    dorset = [line for line in text.splitlines() if line.startswith("| Dorset")]
-    strokes = next(line for line in dorset if "| strokes" in line)
-    assert "| Estimate |" in strokes and "141" in strokes
-    assert any("| Target |" in line and "80%" in line for line in dorset)
-    assert "they are not results" in text
-    assert "estimates or targets, not results" in text  # the prompt for estimated figures
+@pytest.mark.parametrize("minutes", [30, 45, 60, 90, 120, 180])
+@pytest.mark.parametrize("cases", [1, 3, 4])
+def test_agenda_adds_up(minutes: int, cases: int) -> None:
+    agenda = plan_agenda(minutes, cases, 2)
+    assert sum(i.minutes for i in agenda) == minutes
+    assert all(i.minutes > 0 for i in agenda)
+    assert [i.start for i in agenda] == sorted(i.start for i in agenda)
 
 
-def test_prompts_follow_the_tags_of_the_chosen_case_studies(library) -> None:
-    searcher, entries = library
-    text = make_pack(searcher, entries, PackRequest("falls", limit=2))
-    prompts = text.split("## Discussion prompts")[1].split("\n## ")[0]
-    chosen_ids = [line.split("`")[1] for line in text.splitlines() if "Case study id:" in line]
-    by_id = {e.case.id: e.case for e in entries}
-    themes = {c for i in chosen_ids for c in by_id[i].three_cs}
-    if "capacity" in themes:
-        assert "money, skills, data and staff time" in prompts
-    if "capacity" not in themes:
-        assert "money, skills, data and staff time" not in prompts
-    assert "first, small step" in prompts  # a general prompt always closes the list
+def test_too_short_a_session_is_refused() -> None:
+    with pytest.raises(SearchError, match="too short"):
+        plan_agenda(20, 4, 1)
+    with pytest.raises(SearchError, match="do not fit"):
+        plan_agenda(30, 12, 1)
 
 
 def test_filters_apply(library) -> None:
     searcher, entries = library
-    # no case study can be in London and in the Black Country (a Midlands ICS)
     impossible = Filters.parse({"region": ["London"], "ics": ["Black Country"]})
-    request = PackRequest("prevention", limit=10, filters=impossible)
     with pytest.raises(SearchError, match="no case study"):
-        make_pack(searcher, entries, request)
-    request = PackRequest(
-        "prevention", limit=10, filters=Filters.parse({"region": ["East of England"]})
-    )
-    text = make_pack(searcher, entries, request)
-    ids = [line.split("`")[1] for line in text.splitlines() if "Case study id:" in line]
-    regions = {r for i in ids for e in entries if e.case.id == i for r in e.case.region}
-    assert ids and regions == {"east-of-england"}
+        make_pack(searcher, entries, PackRequest("falls", limit=10, filters=impossible))
+
+
+def test_html_escapes_contributed_text(library) -> None:
+    html = render_pack(_falls(library), "html")
+    assert html.startswith("<!DOCTYPE html>") and "@page { size: A4" in html
+    assert "<script" not in html.lower()
+    assert html.count('class="page case"') == 4
 
 
 def test_empty_theme_is_an_error(library) -> None:
@@ -97,6 +165,10 @@ def test_cli_refuses_to_overwrite_a_file(tmp_path: Path) -> None:
     assert target.read_text() == "my notes"
 
 
-def test_cli_rejects_an_unknown_participant() -> None:
-    result = run_cli(["pack", "falls", "--participant", "Norfok and Waveney"], expect=1)
-    assert "did you mean 'Norfolk and Waveney'?" in result.stderr
+@pytest.mark.parametrize(
+    ("given", "suggested"),
+    [("Norfok and Waveney", "'Norfolk and Waveney'"), ("Norfolk", "'Norfolk and Waveney'")],
+)
+def test_cli_suggests_the_nearest_participant(given: str, suggested: str) -> None:
+    result = run_cli(["pack", "falls", "--participant", given], expect=1)
+    assert "did you mean" in result.stderr and suggested in result.stderr

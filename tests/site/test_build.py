@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -127,8 +128,19 @@ def test_case_page_has_facts_figures_and_comparables(built: Path) -> None:
     html = (built / "cases/alpha-falls-east/index.html").read_text("utf-8")
     assert '<a href="../../browse/region/east-of-england/"' in html
     assert '<a href="../../catalogue/?status=pilot"' in html
-    assert "<strong>Estimated:</strong> down £100,000 to £150,000" in html
-    assert "<strong>Target:</strong> at least 5,000 people" in html
+    # the headline results, as sentences, with estimates and targets marked in words
+    headline = html[html.index('<ul class="kb-results">') :]
+    headline = headline[: headline.index("</ul>")]
+    assert "12% fewer falls-related admissions in the first year" in headline
+    assert "£100,000 to £150,000 yearly saving to the system per year (estimate)" in html
+    assert "At least 5,000 people reached by 2026 (target)" in html
+    # every figure as a card with its numbered source, no table
+    assert 'class="kb-figure kb-figure-estimated"' in html
+    assert re.search(r'source <a href="#source-1"[^>]*>1</a>, p\. 4', html)
+    assert "<table>" not in html[html.index('id="outcome-figures"') : html.index('id="context"')]
+    # the repository links made from repo_url and edit_uri in mkdocs.yml
+    assert "/edit/main/tests/site/data/content/alpha-falls-east.md" in html  # the file itself
+    assert ">Edit this case study</a>" in html and ">Suggest a case study</a>" in html
     comparables = html[html.index('id="comparable-initiatives"') :]
     assert comparables.count("<li>") == 3  # the other three case studies of the fixture library
     assert "similarity" in comparables and "Shares:" in comparables

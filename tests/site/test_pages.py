@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 
 import markdown
 import pytest
@@ -58,20 +59,59 @@ def test_figures_say_what_they_are(entries: list[Entry]) -> None:
     estimates = text.index("### Estimates")
     targets = text.index("### Targets")
     assert achieved < estimates < targets
-    # the achieved figure sits under 'Achieved results', the estimate and target in their own tables
-    assert achieved < text.index("down 12%") < estimates
-    estimate_row = next(line for line in text.splitlines() if "yearly saving" in line)
-    assert "**Estimated:** down £100,000 to £150,000" in estimate_row
-    assert "| Estimated |" in estimate_row
-    target_row = next(line for line in text.splitlines() if line.startswith("| people reached |"))
-    assert "**Target:** at least 5,000 people" in target_row
-    assert "| by 2026 |" in target_row
-    assert "[1](#source-1), p. 4" in next(line for line in text.splitlines() if "12%" in line)
+    # each figure sits as a card under its own heading, its sentence marked in words
+    assert achieved < text.index("12% fewer falls-related admissions", achieved) < estimates
+    estimate = text[estimates:targets]
+    assert "£100,000 to £150,000 yearly saving to the system per year (estimate)" in estimate
+    assert 'class="kb-figure kb-figure-estimated"' in estimate
+    assert "At least 5,000 people reached by 2026 (target)" in text[targets:]
+    card = next(line for line in text.splitlines() if "12% fewer" in line and "kb-figure" in line)
+    assert 'Service use · compared with the year before · source <a href="#source-1">1</a>, p. 4' in card
+
+
+def test_a_case_page_opens_with_what_changed_and_the_facts_at_a_glance(
+    entries: list[Entry],
+) -> None:
+    text = page_for(entries, "alpha-falls-east")
+    summary = text.index("{ .kb-summary }")
+    changed = text.index("## What changed")
+    glance = text.index('<div class="kb-glance" markdown>')
+    figures = text.index("## Outcome figures")
+    assert summary < changed < glance < figures
+    results = text[changed:glance]
+    # achieved results first, then estimates and targets to fill the three places
+    assert results.index("12% fewer") < results.index("(estimate)") < results.index("(target)")
+    assert '<li class="kb-result kb-result-achieved">' in results
+    assert "All 3 figures" not in results  # three figures, three shown: no link needed
+    at_a_glance = text[glance:figures]
+    for label in ("**Where:**", "**When:**", "**Prevention tier:**", "**Evidence:**"):
+        assert label in at_a_glance
+    assert "[Norfolk and Waveney](../browse/ics/norfolk-and-waveney.md)" in at_a_glance
+    assert "from 2022" in at_a_glance
+
+
+def test_headline_prefers_achieved_health_results(entries: list[Entry]) -> None:
+    case = by_id(entries)["alpha-falls-east"].case
+    chosen = site.headline_outcomes(case, limit=1)
+    assert [o.metric for o in chosen] == ["falls-related admissions"]
+    assert [o.status for o in site.headline_outcomes(case)] == ["achieved", "estimated", "target"]
+
+
+def test_contributed_text_in_figure_cards_is_escaped(entries: list[Entry]) -> None:
+    entry = by_id(entries)["alpha-falls-east"]
+    outcome = entry.case.outcomes[0].model_copy(
+        update={"metric": "<script>alert(1)</script> admissions", "note": "<b>n</b>"}
+    )
+    case = entry.case.model_copy(update={"outcomes": [outcome]})
+    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<b>n</b>" not in page
 
 
 def test_facts_link_to_browse_pages(entries: list[Entry]) -> None:
     text = page_for(entries, "alpha-falls-east")
     assert "| Region | [East of England](../browse/region/east-of-england.md) |" in text
+    assert text.index("## About this initiative") < text.index("| Region |")
     assert "[Norfolk and Waveney](../browse/ics/norfolk-and-waveney.md)" in text
     assert "[Secondary prevention](../browse/tier/secondary.md)" in text
     assert "[Medical](../browse/meps/medical.md)" in text
@@ -132,7 +172,7 @@ def test_catalogue_lists_every_case_with_its_facets(entries: list[Entry]) -> Non
     assert 'data-ics="norfolk-and-waveney"' in alpha
     assert 'data-evidence="2"' in alpha
     # options only for values in the library, with their counts
-    assert '<option value="falls">Falls (2)</option>' in page.markdown
+    assert '<option value="falls" data-label="Falls">Falls (2)</option>' in page.markdown
     assert 'value="south-west"' not in page.markdown
     assert f'data-total="{len(entries)}"' in page.markdown
 
@@ -199,3 +239,82 @@ def test_coverage_counts_national_work(entries: list[Entry]) -> None:
     national = next(line for line in text.splitlines() if line.startswith("| No region"))
     cells = [c.strip() for c in national.strip("|").split("|")]
     assert ">1<" in cells[2]  # delta-national-smoking: primary prevention
+
+
+def test_catalogue_lists_ics_and_topics_alphabetically(entries: list[Entry]) -> None:
+    page = site.catalogue_page(entries, VOCAB).markdown
+    for key in ("ics", "topic"):
+        block = page[page.index(f'id="kb-filter-{key}"') :]
+        block = block[: block.index("</select>")]
+        labels = re.findall(r'data-label="([^"]+)"', block)
+        assert len(labels) >= 2 and labels == sorted(labels, key=str.casefold)
+    assert 'id="kb-filter-panel"' in page and "<summary>Filters" in page
+    assert 'id="kb-empty" hidden' in page and 'id="kb-undo"' in page
+    assert "[Suggest a case study](contributing.md)" in page
+
+
+@pytest.mark.parametrize(
+    ("repo", "edit_uri", "docs", "expected"),
+    [
+        ("https://github.com/org/lib", "edit/main/site/", "site",
+         "https://github.com/org/lib/edit/main/content/x.md"),
+        ("https://github.com/org/lib/", "blob/main/docs/", "docs",
+         "https://github.com/org/lib/blob/main/content/x.md"),
+        ("https://gitlab.com/org/lib", "-/edit/main/", "site",
+         "https://gitlab.com/org/lib/-/edit/main/content/x.md"),
+        (None, "edit/main/site/", "site", None),
+        ("https://github.com/org/lib", None, "site", None),
+    ],
+)  # fmt: skip
+def test_repository_file_url_from_repo_url_and_edit_uri(
+    repo: str | None, edit_uri: str | None, docs: str, expected: str | None
+) -> None:
+    assert site.repository_file_url(repo, edit_uri, docs, "content/x.md") == expected
+
+
+def test_the_repository_is_configured_once_in_mkdocs_yml() -> None:
+    import yaml
+
+    from conftest import MKDOCS_YML
+
+    config = yaml.safe_load(MKDOCS_YML.read_text("utf-8").replace("!!python", "#"))
+    assert config["repo_url"].startswith("https://") and config["edit_uri"].endswith("site/")
+    assert config["docs_dir"] == "site"
+
+
+@dataclass(frozen=True)
+class FakeProblem:
+    path: str
+    line: int
+    field: str
+    message: str
+    hint: str = ""
+
+
+def test_problems_banner_names_file_and_line_and_escapes_everything() -> None:
+    problems = [
+        FakeProblem("/repo/content/a.md", 7, "summary", "'<script>x</script>' is too long", "cut"),
+        FakeProblem("/repo/content/b.md", 2, "", "invalid YAML"),
+    ]
+    banner = site.problems_html(problems, "/repo")
+    assert "2 problems in 2 files" in banner
+    assert "<code>content/a.md</code>, line 7, <code>summary</code>" in banner
+    assert "<code>content/b.md</code>, line 2: invalid YAML" in banner
+    assert "<script>" not in banner and "&lt;script&gt;" in banner
+    assert "(hint: cut)" in banner
+    assert site.problems_html([]) == ""
+
+
+def test_home_page_markers(entries: list[Entry]) -> None:
+    page = "<!-- kb:search -->\n<!-- kb:recent -->\n<!-- kb:notable -->\n<!-- kb:topics -->\n"
+    page += "<!-- kb:regions -->"
+    text = site.expand_markers(page, "index.md", entries, VOCAB)
+    assert "<!--" not in text
+    assert '<form class="kb-home-search" role="search" action="./" method="get">' in text
+    assert 'name="q"' in text  # Material's search opens with ?q=
+    assert "(cases/alpha-falls-east.md)" in text
+    assert "12% fewer falls-related admissions in the first year." in text  # its first result
+    assert "[Falls](browse/topic/falls.md)&nbsp;(2)" in text
+    assert "[East of England](browse/region/east-of-england.md)" in text
+    html = render(text)
+    assert "<script" not in html

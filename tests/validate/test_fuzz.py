@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import tempfile
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb.validate import validate_file
+from tests.validate.mutations import MUTATIONS, Mutation, case_files, mutate
 
 FIELDS = [
     "id",
@@ -114,3 +118,28 @@ def test_huge_file_is_refused() -> None:
         path.write_text("---\ntitle: x\n---\n" + "words " * 100_000)
         problems, entry, _ = validate_file(path)
     assert entry is None and "limit" in problems[0].message
+
+
+# ------------------------------------------------------------------------------------------
+# mutated real case studies (bench/fuzz_bench.py runs many more)
+
+REAL = case_files()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(REAL) - 1), st.integers(0, 2**32 - 1))
+def test_mutated_real_case_studies(index: int, seed: int) -> None:
+    raw = mutate(REAL[index].read_bytes(), random.Random(seed))
+    started = time.perf_counter()
+    check(raw)
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.__name__)
+def test_each_mutation_alone(mutation: Mutation) -> None:
+    rng = random.Random(mutation.__name__)
+    for path in REAL[:: max(1, len(REAL) // 8)]:
+        raw = mutation(path.read_bytes(), rng)
+        started = time.perf_counter()
+        check(raw)
+        assert time.perf_counter() - started < 2.0
