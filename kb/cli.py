@@ -98,6 +98,52 @@ def validate(
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts, github for pull-request annotations.",
+)
+@click.option("--changed", is_flag=True, help="Only case studies changed since --base (git).")
+@click.option("--base", default=None, metavar="REF", help="With --changed: compare with REF.")
+def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | None) -> None:
+    """Warn when a case study looks like the same initiative as another in the library.
+
+    Checks PATHS (default: every case study) against the content folder with the embedding model.
+    Exit 0 (warnings only), 1 when a file is invalid.
+    """
+    from kb.content import load_library
+    from kb.duplicates import check
+    from kb.embed import embedder_for
+    from kb.report import render
+    from kb.validate import validate_paths
+
+    settings = _settings()
+    library = load_library(settings.content_dir)
+    if changed:
+        from kb.gitdiff import changed_files
+
+        targets = changed_files(base, list(paths) or [settings.content_dir], Path.cwd())
+    else:
+        targets = list(paths)
+    if changed or targets:
+        checked = validate_paths(targets) if targets else None
+        if checked is not None and checked.errors:
+            click.echo(render(checked, fmt))
+            sys.exit(1)
+        candidates = list(checked.entries) if checked is not None else []
+    else:
+        candidates = library
+    report = check(candidates, library, embedder_for(settings.model))
+    output = render(report, fmt)
+    if output:
+        click.echo(output)
+
+
 def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
     from kb.gitdiff import changed_files
     from kb.review import validate_changed
