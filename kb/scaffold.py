@@ -146,7 +146,7 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "# comment to confirm it. Give each blank field a value, or delete its line.",
         f"id: {case_id}  # equals the file name",
         f"title: {_q(new.title)}  # at most 120 characters",
-        f"summary: {_q(new.summary or PLACEHOLDER)}  # one or two sentences, <= 300 characters",
+        f"summary: {_q(new.summary or PLACEHOLDER)}  # one to three sentences, <= 600 characters",
         "organisations: [" + ", ".join(_q(o) for o in organisations) + "]  # who led it",
         "partners: []",
         f"ics: {_q(vocab.ics.label(ics)) if ics else '[]'}  # as named when the work ran",
