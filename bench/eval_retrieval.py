@@ -1,11 +1,14 @@
 """Retrieval quality on the shipped case studies: BM25 alone, dense alone, and fusions.
 
-    python bench/eval_retrieval.py [--content content] [--all]
+    python bench/eval_retrieval.py [--content content] [--all] [--passages] [--floor]
 
 Builds (or updates) an index of content/ in a temporary cache with the packaged model, then prints
 nDCG@10, recall@5 (grade 2) and MRR over tests/eval/queries.yml, for its tuning half and its test
 half separately. `--all` also prints every fusion and likeness variant, on the tuning half only:
-choose on the tuning half; the test half is read only to report.
+choose on the tuning half; the test half is read only to report. `--passages` builds an index
+per passage scheme (kb.passages.PassageScheme) and prints each on the tuning half (the ablation
+behind kb.passages.SCHEME). `--floor` prints, on the tuning half, how the relevance floor
+separates judged-relevant hits from the rest and what the no-match queries get.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.content import load_library  # noqa: E402
+import kb.passages  # noqa: E402
 from kb.index import update_index  # noqa: E402
+from kb.library import load_library  # noqa: E402
+from kb.passages import PassageScheme  # noqa: E402
 from kb.search import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness, Searcher  # noqa: E402
 from tests.eval.retrieval import (  # noqa: E402
     SPLITS,
@@ -30,21 +37,45 @@ from tests.eval.retrieval import (  # noqa: E402
     load_similar,
 )
 
+D = DEFAULT_FUSION
 VARIANTS = {
     "rrf k=60 (baseline)": Fusion(),
     "rrf k=60 dense x2": Fusion(dense_weight=2.0),
-    "rrf k=60 dense x1.5": Fusion(dense_weight=1.5),
-    "rrf k=60 dense x3": Fusion(dense_weight=3.0),
-    "rrf k=60 dense x2 +2nd 0.5": Fusion(dense_weight=2.0, second=0.5),
-    "rrf k=60 bm25 x2": Fusion(lexical_weight=2.0),
-    "rrf k=20": Fusion(k=20),
-    "rrf k=10": Fusion(k=10),
-    "rrf k=60 +2nd passage 0.5": Fusion(second=0.5),
-    "convex a=0.3": Fusion(method="convex", alpha=0.3),
+    "rrf dense x2 +coverage": Fusion(dense_weight=2.0, coverage_power=1.0),
+    "rrf dense x2 +coverage^2": Fusion(dense_weight=2.0, coverage_power=2.0),
+    "rrf dense x1.5 +coverage": Fusion(dense_weight=1.5, coverage_power=1.0),
+    "rrf dense x1 +coverage": Fusion(dense_weight=1.0, coverage_power=1.0),
+    "rrf dense x2 +coverage +outcomes 0.1": replace(D, outcome_boost=0.1),
+    "rrf dense x2 +coverage +outcomes 0.2": replace(D, outcome_boost=0.2),
+    "rrf dense x2 +coverage +outcomes 0.3": replace(D, outcome_boost=0.3),
+    "rrf dense x2 +coverage +outcomes 0.5": replace(D, outcome_boost=0.5),
+    "default, estimates count 0.25": replace(D, estimate_credit=0.25),
+    "default, estimates count 0.75": replace(D, estimate_credit=0.75),
+    "default, k=30": replace(D, k=30),
+    "default, k=100": replace(D, k=100),
+    "default +2nd passage 0.5": replace(D, second=0.5),
     "convex a=0.5": Fusion(method="convex", alpha=0.5),
-    "convex a=0.6": Fusion(method="convex", alpha=0.6),
     "convex a=0.7": Fusion(method="convex", alpha=0.7),
-    "convex a=0.5 +2nd 0.5": Fusion(method="convex", alpha=0.5, second=0.5),
+    "convex a=0.4": Fusion(method="convex", alpha=0.4),
+    "convex a=0.6": Fusion(method="convex", alpha=0.6),
+    "convex a=0.5 +outcomes 0.05": Fusion(method="convex", alpha=0.5, outcome_boost=0.05),
+    "convex a=0.5 +outcomes 0.1": Fusion(method="convex", alpha=0.5, outcome_boost=0.1),
+    "convex a=0.5 +outcomes 0.2": Fusion(method="convex", alpha=0.5, outcome_boost=0.2),
+    "convex a=0.5 +coverage": Fusion(method="convex", alpha=0.5, coverage_power=1.0),
+    "convex a=0.5 +coverage +outcomes 0.1": Fusion(
+        method="convex", alpha=0.5, coverage_power=1.0, outcome_boost=0.1
+    ),
+    "convex a=0.6 +coverage +outcomes 0.1": Fusion(
+        method="convex", alpha=0.6, coverage_power=1.0, outcome_boost=0.1
+    ),
+}
+
+PASSAGE_SCHEMES = {
+    "summary first, no results passage (old)": PassageScheme("summary-first", False, False),
+    "summary first + results passage": PassageScheme("summary-first", True, False),
+    "what first, no results passage": PassageScheme("what-first", False, False),
+    "what first + results passage": PassageScheme("what-first", True, False),
+    "what first + results + cohort in sections": PassageScheme("what-first", True, True),
 }
 
 
@@ -67,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--content", type=Path, default=ROOT / "content")
     parser.add_argument("--cache", type=Path, default=None, help="reuse this cache folder")
     parser.add_argument("--all", action="store_true", help="print every fusion variant")
+    parser.add_argument("--passages", action="store_true", help="compare passage schemes")
+    parser.add_argument("--floor", action="store_true", help="calibrate the relevance floor")
     args = parser.parse_args(argv)
     entries = load_library(args.content)
+    if args.passages:
+        return compare_passages(entries, args.cache)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="kb-eval-"))
     started = time.perf_counter()
     update_index(entries, cache)
@@ -103,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             searcher.fusion = fusion
             scores = evaluate(searcher, halves["tune"], "hybrid")
             print(f"{name:<40} " + " ".join(f"{scores[key]:>9.3f}" for key, _ in metrics))
+    if args.floor:
+        calibrate_floor(searcher, halves["tune"])
     judged = load_similar()
     print(f"\n'similar' over {len(judged)} judged case studies")
     print(f"{'likeness':<40} {'recall@3':>9} {'nDCG@5':>9}")
@@ -114,6 +151,63 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<40} {scores['recall@3']:>9.3f} {scores['ndcg@5']:>9.3f}")
     searcher.likeness = DEFAULT_LIKENESS
     return 0
+
+
+def compare_passages(entries: list[Any], cache_root: Path | None) -> int:
+    """One index per passage scheme; nDCG@10 and recall of each ranking on the tuning half."""
+    root = cache_root or Path(tempfile.mkdtemp(prefix="kb-passages-"))
+    tune = load_queries(split="tune")
+    print(f"passage schemes, tuning half only ({len(tune)} queries); nDCG@10 / R@5 (2)")
+    print(f"{'scheme':<44} {'dense':>13} {'hybrid':>13} {'passages':>9}")
+    chosen = kb.passages.SCHEME
+    try:
+        for n, (name, scheme) in enumerate(PASSAGE_SCHEMES.items()):
+            kb.passages.SCHEME = scheme
+            cache = root / f"scheme-{n}"
+            report = update_index(entries, cache)
+            searcher = Searcher.open(cache, entries)
+            cells = []
+            for mode in ("dense", "hybrid"):
+                scores = evaluate(searcher, tune, mode)
+                cells.append(f"{scores['ndcg@10']:.3f} / {scores['recall@5']:.3f}")
+            mark = " *" if scheme == chosen else ""
+            print(f"{name + mark:<44} {cells[0]:>13} {cells[1]:>13} {report.passages:>9}")
+    finally:
+        kb.passages.SCHEME = chosen
+    print("* the scheme in use (kb.passages.SCHEME)")
+    return 0
+
+
+def calibrate_floor(searcher: Searcher, queries: list[Any]) -> None:
+    """How the floor (weak = dense below floor_dense and coverage below floor_coverage) splits
+    the top 10 of each tuning query, for a grid of floors."""
+    rows = []  # (dense, coverage, relevant grade, no-match query)
+    for query in queries:
+        _, _, dense, coverage = searcher._score(query.text, None, "hybrid")
+        for hit in searcher.search(query.text, limit=10):
+            position = searcher._position[hit.case_id]
+            grade = query.relevance.get(hit.case_id, 0)
+            rows.append((float(dense[position]), float(coverage[position]), grade,
+                         not query.relevance, query.text))
+    print("\nrelevance floor on the tuning half (top 10 of each query)")
+    print(f"{'floor_dense':>11} {'floor_cov':>9} {'grade2 kept':>11} {'grade1 kept':>11} "
+          f"{'grade0 weak':>11} {'no-match all weak':>17}")
+    nomatch = {r[4] for r in rows if r[3]}
+    for floor_dense in (0.25, 0.30, 0.35, 0.40, 0.45):
+        for floor_cov in (0.34, 0.5, 0.67, 1.01):
+            weak = [r[0] < floor_dense and r[1] < floor_cov for r in rows]
+            kept2 = [not w for w, r in zip(weak, rows, strict=True) if r[2] == 2]
+            kept1 = [not w for w, r in zip(weak, rows, strict=True) if r[2] == 1]
+            weak0 = [w for w, r in zip(weak, rows, strict=True) if r[2] == 0 and not r[3]]
+            empty = sum(
+                all(w for w, r in zip(weak, rows, strict=True) if r[4] == q) for q in nomatch
+            )
+            print(f"{floor_dense:>11.2f} {floor_cov:>9.2f} {_share(kept2):>11} {_share(kept1):>11} "
+                  f"{_share(weak0):>11} {f'{empty}/{len(nomatch)}':>17}")
+
+
+def _share(flags: list[bool]) -> str:
+    return f"{sum(flags) / max(1, len(flags)):.2f}"
 
 
 def describe(fusion: Fusion) -> str:

@@ -198,6 +198,35 @@ def _paragraph(rng: random.Random, theme: dict[str, list[str]], place: str, n: i
     return " ".join(sentences)
 
 
+OUTCOME_BANK: list[dict[str, Any]] = [
+    {"metric": "people reached", "unit": "people", "measure": "level", "kind": "process"},
+    {"metric": "emergency admissions", "unit": "percent", "direction": "decrease",
+     "measure": "change", "kind": "service-use"},
+    {"metric": "net savings to the NHS", "unit": "GBP", "measure": "level", "kind": "financial"},
+    {"metric": "quit rate at four weeks", "unit": "percent", "measure": "level", "kind": "health"},
+    {"metric": "people satisfied with the service", "unit": "percent", "measure": "level",
+     "kind": "experience"},
+]
+
+
+def _outcomes(rng: random.Random) -> list[dict[str, Any]]:
+    """One to three outcomes in the current format; a share stated without a number."""
+    out = []
+    for template in rng.sample(OUTCOME_BANK, rng.randint(1, 3)):
+        outcome = dict(template)
+        if rng.random() < 0.2:  # qualitative: no value, a direction instead
+            outcome.pop("unit")
+            outcome["direction"] = outcome.get("direction", "increase")
+        else:
+            outcome["value"] = rng.randint(5, 5000)
+        outcome["status"] = rng.choice(["achieved", "estimated", "target"])
+        outcome["timeframe"] = rng.choice(["2019 to 2021", "first year", "not stated"])
+        outcome["comparator"] = rng.choice(["the year before", "not stated", "none"])
+        outcome["source"] = 1
+        out.append(outcome)
+    return out
+
+
 def generate_case(index: int, rng: random.Random) -> tuple[dict[str, Any], str]:
     """One case study: its front-matter (plain data) and its Markdown body."""
     vocab = load_vocabularies()
@@ -237,16 +266,7 @@ def generate_case(index: int, rng: random.Random) -> tuple[dict[str, Any], str]:
         "topics": list(theme["topics"][: rng.randint(1, len(theme["topics"]))]),
         "cohort": rng.choice(theme["who"]),
         "interventions": rng.sample(theme["what"], 2),
-        "outcomes": [
-            {
-                "metric": "people reached",
-                "value": rng.randint(50, 5000),
-                "unit": "people",
-                "direction": "increase",
-                "status": rng.choice(["achieved", "estimated", "target"]),
-                "kind": "process",
-            }
-        ],
+        "outcomes": _outcomes(rng),
         "evidence": {
             "level": rng.randint(1, 4),
             "method": rng.choice(["before-and-after", "comparison-group", "not-stated"]),

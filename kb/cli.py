@@ -404,6 +404,28 @@ def _search_options(func: Any) -> Any:
     """Filter, limit and output options shared by `kb search` and `kb similar`."""
     func = _filter_options(func)
     func = click.option(
+        "--outcome",
+        "outcome_kinds",
+        multiple=True,
+        metavar="KIND",
+        help="Only case studies with an outcome of this kind (health, service-use, financial, "
+        "experience, process, wider-determinants; repeat for any of several).",
+    )(func)
+    func = click.option(
+        "--outcome-status",
+        "outcome_status",
+        multiple=True,
+        type=click.Choice(["achieved", "estimated", "target"]),
+        help="Only case studies with an outcome of this status (with --outcome: the same "
+        "outcome has both).",
+    )(func)
+    func = click.option(
+        "--achieved",
+        is_flag=True,
+        help="Only case studies with a measured (achieved) outcome; short for "
+        "--outcome-status achieved.",
+    )(func)
+    func = click.option(
         "--limit",
         type=click.IntRange(1, 1000),
         default=None,
@@ -419,7 +441,16 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
     as_json = options.pop("as_json")
     limit = options.pop("limit") or (5 if similar_to else 10)
     evidence_min = options.pop("evidence_min")
-    filters = Filters.parse({k: v for k, v in options.items() if v}, evidence_min=evidence_min)
+    outcome_kinds = options.pop("outcome_kinds")
+    outcome_status = tuple(options.pop("outcome_status")) + (
+        ("achieved",) if options.pop("achieved") else ()
+    )
+    filters = Filters.parse(
+        {k: v for k, v in options.items() if v},
+        evidence_min=evidence_min,
+        outcome_kinds=outcome_kinds,
+        outcome_status=outcome_status,
+    )
     settings = _settings()
     rows = find(
         settings.content_dir,
@@ -432,7 +463,7 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        click.echo(format_rows(rows))
+        click.echo(format_rows(rows, query))
 
 
 @main.command()

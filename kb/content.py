@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kb.errors import ContentError
-
 if TYPE_CHECKING:
     from kb.model import CaseStudy
 
@@ -35,7 +33,6 @@ __all__ = [
     "Section",
     "SourceFile",
     "find_case_files",
-    "load_library",
     "parse_front_matter",
     "read_source",
     "split_sections",
@@ -502,22 +499,13 @@ def split_sections(body: str, body_line: int) -> tuple[Section, ...]:
     return tuple(sections)
 
 
-def load_library(content_dir: Path) -> list[Entry]:
-    """Every case study under `content_dir`, validated; raise ContentError if any is invalid."""
-    from kb.report import escape_text
-    from kb.validate import validate_paths
+def __getattr__(name: str) -> Any:
+    """`load_library` now lives in `kb.library` (beside validation); kept here for callers."""
+    if name == "load_library":
+        from kb.library import load_library
 
-    if not content_dir.is_dir():
-        raise ContentError(f"no content folder at {escape_text(str(content_dir))}")
-    report = validate_paths([content_dir])
-    if report.errors:
-        first = report.errors[0]
-        raise ContentError(
-            f"{len(report.errors)} error(s) in the content; first: "
-            f"{escape_text(first.location())}: {escape_text(first.message)} "
-            "(run `kb validate` for all)"
-        )
-    return list(report.entries)
+        return load_library
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def iter_strings(

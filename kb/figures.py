@@ -207,18 +207,20 @@ def _lead(metric: str) -> list[str]:
 
 
 def _counts_things(metric: str) -> bool:
-    """True when the metric is a plural count noun ('A&E attendances'), so 'fewer' fits."""
+    """True when the metric names a plural count ('A&E attendances', 'residents afraid of
+    falling'), so 'fewer' and '% of' fit; False for a measure ('fear of falling', 'rate')."""
     lead = _lead(metric)
     if not lead:
         return False
     if any(re.search(r"['’](?:s)?$", w) for w in lead):  # 'trainees' attitudes'
         return False
-    head = lead[-1].lower()
-    if lead[0].lower() in _MEASURES | _QUESTIONS or head in _MEASURES:
+    low = [w.lower() for w in lead]
+    if low[0] in _MEASURES | _QUESTIONS or low[-1] in _MEASURES:
         return False
-    if head in ("people", "children", "men", "women", "staff"):
-        return True
-    return bool(re.search(r"[^su'’]s$", head)) or head.endswith("ies")
+    return any(
+        w in ("people", "children", "men", "women") or re.search(r"(?:[^su'’]s|ies)$", w)
+        for w in low
+    )
 
 
 def _said(metric: str) -> bool:

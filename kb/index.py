@@ -5,7 +5,10 @@ Layout of `<cache>/index/`:
   current generation with their size, mtime and sha256, and per case study its content hash and
   passages; sealed with the sha256 of its own contents (see `Manifest`);
 - `vectors-<gen>.faiss`: `IndexIDMap(IndexFlatIP)` of unit vectors, one per passage;
-- `bm25-<gen>.npz`: the BM25 score matrix (built by bm25s) with its vocabulary and stop words;
+- `search-<gen>.npz`: everything a search reads, so that it needs neither the content nor faiss:
+  the BM25 score matrix (built by bm25s) with its vocabulary and stop words, the vectors in
+  manifest order, and per case study the metadata and the texts that results show (see
+  `SearchData`);
 - `onnx/`: the ONNX export of the model, verified against sentence-transformers; it embeds
   passages (about twice as fast as torch on a CPU) and queries (without importing torch).
   `onnx/onnx.json` (see `OnnxRecord`) records the export and its two files, sealed the same way.
@@ -15,13 +18,15 @@ against its record (size and mtime first; the sha256 only when the mtime differs
 hashes nothing). Searches refuse a damaged index with a message naming the file; `kb index` repairs
 whatever it finds damaged, the ONNX export included.
 
-Each case study is split into passages: a profile (title, summary, who and what) and every body
-section, cut further into overlapping token windows where a section is longer than the model reads,
-so no text is silently truncated. Updates are incremental (only new or changed case studies are
-embedded again; deleted ones leave the index) and atomic: new data files get a new generation name,
-the manifest is replaced last with `os.replace`, then the old generation is deleted. A manifest or
-data file that is missing, corrupt, partial, edited or from another model is detected and rebuilt,
-with a message saying why.
+Each case study is split into passages by `kb.passages` (profile, results, body sections, in
+overlapping token windows; placeholder text left out). The manifest records each case-study file's
+size and mtime, so that a search can tell that the content is unchanged without reading it
+(`source_changes`): sizes and mtimes first, a file's sha256 only where they differ.
+
+Updates are incremental (only new or changed case studies are embedded again; deleted ones leave
+the index) and atomic: new data files get a new generation name, the manifest is replaced last
+with `os.replace`, then the old generation is deleted. A manifest or data file that is missing,
+corrupt, partial, edited or from another model is detected and rebuilt, with a message saying why.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import stat
 import tempfile
@@ -43,8 +47,19 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kb import passages as _passages
 from kb.errors import IndexError_
-from kb.vocab import load_vocabularies
+from kb.passages import (
+    PREAMBLE,
+    PROFILE,
+    RESULTS,
+    Passage,
+    bm25_text,
+    bm25_tokens,
+    clean_markdown,
+    new_stemmer,
+    passages_for,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -63,14 +78,18 @@ __all__ = [
     "OnnxRecord",
     "PREAMBLE",
     "PROFILE",
+    "RESULTS",
     "Passage",
+    "SearchData",
+    "SourceRecord",
     "bm25_tokens",
+    "clean_markdown",
     "index_library",
     "load_index",
+    "open_index",
     "passages_for",
-    "preamble_text",
-    "profile_text",
     "read_onnx_record",
+    "source_changes",
     "update_index",
     "write_onnx_record",
 ]
@@ -78,19 +97,33 @@ __all__ = [
 INDEX_DIR = "index"
 ONNX_DIR = "onnx"  # inside INDEX_DIR
 MANIFEST = "manifest.json"
-# Changing how passages are built changes this, which forces a rebuild.
-PASSAGE_SCHEME = "profile+preamble+sections/windows-overlap32"
-# Changing how BM25 documents are built changes this, which rebuilds BM25 only (no embedding).
-BM25_SCHEME = "bm25-lucene-k1.2-b0.75/title2-summary2-labels-v1"
-WINDOW_OVERLAP = 32
-PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
-PROFILE = -1  # section number of the profile passage
-PREAMBLE = -2  # section number of body text before the first level-2 heading
-_SECTION_START = re.compile(r"^##(?!#)")
+# Changing how passages are built (kb.passages.SCHEME) forces a rebuild; changing what the search
+# file holds rebuilds that file only (no embedding).
+SEARCH_SCHEME = "search-v1/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out"
+BM25_K1 = 1.2
+BM25_B = 0.75
+# facets stored per case study for filters and 'why it matched' (FIELD_VOCABULARY order)
+STORED_FACETS = (
+    "region",
+    "ics",
+    "level",
+    "status",
+    "tiers",
+    "kaiser_level",
+    "meps",
+    "three_cs",
+    "enablers",
+    "challenges",
+    "drivers",
+    "topics",
+)
+# fields whose labels are looked for in the words of a query
+QUERY_FACETS = ("topics", "ics", "region")
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"[*_`#>|]+")
+
+def passage_scheme() -> str:
+    """The name of the passage scheme in use (read at call time, so a benchmark can swap it)."""
+    return _passages.SCHEME.name
 
 
 @dataclass
@@ -107,19 +140,9 @@ class IndexReport:
     embedded: int = 0  # passages embedded by this update
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A piece of a case study that gets one vector: a window of one section, or the profile."""
-
-    section: int  # index into Entry.sections, or PROFILE or PREAMBLE
-    start: int  # character offsets into the section text (the profile: into profile_text)
-    end: int
-    text: str  # what the model reads
-
-
 @dataclass
-class IndexData:
-    """A verified index, loaded for searching."""
+class SearchData:
+    """A verified index, loaded for searching: all a search needs, without the content."""
 
     manifest: Manifest
     case_ids: list[str]  # in manifest order
@@ -128,148 +151,23 @@ class IndexData:
     case_start: NDArray[np.int64]  # first row of each case (rows are grouped by case)
     vectors: NDArray[np.float32]  # rows x dimension, unit length
     bm25: dict[str, Any]  # data, indices, indptr, doc order, vocab, stopwords
+    store: dict[str, Any]  # 'cases' (one dict per case, manifest order), labels, query terms
+    texts: bytes  # the parts' texts, UTF-8; each case's parts give byte offsets into it
 
     @property
     def identity(self) -> str:
         return self.manifest.model
 
-
-# ---------------------------------------------------------------------------------------------
-# text
-
-
-def clean_markdown(text: str) -> str:
-    """Markdown as plain prose for the model: links keep their words, marks and newlines go."""
-    text = _MD_LINK.sub(r"\1", text)
-    text = _MD_MARKS.sub(" ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    def part_text(self, position: int, section: int) -> tuple[str, str]:
+        """(heading, text) of one part of the case study at `position` ('', '' if none)."""
+        found = self.store["cases"][position]["parts"].get(str(section))
+        if found is None:
+            return "", ""
+        heading, start, end = found
+        return str(heading), self.texts[int(start) : int(end)].decode("utf-8")
 
 
-def _drop_link_targets(text: str) -> str:
-    return _MD_LINK.sub(r"\1", text) if "](" in text else text
-
-
-def profile_text(entry: Entry) -> str:
-    """The profile passage: title, summary, who it is for and what was done."""
-    case = entry.case
-    parts = [f"{case.title}.", case.summary]
-    if case.cohort:
-        parts.append(f"For: {case.cohort}.")
-    if case.interventions:
-        parts.append("What: " + "; ".join(case.interventions) + ".")
-    vocab = load_vocabularies()
-    if case.topics:
-        parts.append("Topics: " + ", ".join(vocab.topics.label(t) for t in case.topics) + ".")
-    return " ".join(p.strip() for p in parts if p and p.strip())
-
-
-def preamble_text(entry: Entry) -> str:
-    """Body text before the first level-2 heading (usually empty), so that it is indexed too."""
-    lines = []
-    for line in entry.body.split("\n"):
-        if _SECTION_START.match(line):
-            break
-        lines.append(line)
-    return "\n".join(lines).strip()
-
-
-def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple[int, int]]:
-    """Character ranges of overlapping windows of at most `size` tokens covering a text.
-
-    The first window starts at 0 and the last ends at `length`, so nothing between tokens
-    (closing punctuation, for a tokenizer that skips it) is lost either.
-    """
-    if not spans:
-        return []
-    if len(spans) <= size:
-        return [(0, length)]
-    step = max(1, size - WINDOW_OVERLAP)
-    out = []
-    for first in range(0, len(spans), step):
-        last = min(first + size, len(spans)) - 1
-        end = length if last == len(spans) - 1 else spans[last][1]
-        out.append((0 if first == 0 else spans[first][0], end))
-        if last == len(spans) - 1:
-            break
-    return out
-
-
-def passages_for(entry: Entry, embedder: Embedder) -> list[Passage]:
-    """Every passage of a case study; long sections become overlapping token windows."""
-    size = max(16, embedder.max_tokens - 2 - PREFIX_ALLOWANCE)
-    title = entry.case.title
-    profile = profile_text(entry)
-    passages = []
-    windows = _windows(embedder.token_spans(profile), size, len(profile)) or [(0, len(profile))]
-    for start, end in windows:
-        passages.append(Passage(PROFILE, start, end, profile[start:end]))
-    parts = [(PREAMBLE, "Introduction", preamble_text(entry))]
-    parts += [(n, s.heading, s.text) for n, s in enumerate(entry.sections)]
-    for number, heading, text in parts:
-        for start, end in _windows(embedder.token_spans(text), size, len(text)):
-            body = clean_markdown(text[start:end])
-            passages.append(Passage(number, start, end, f"{title} - {heading}: {body}"))
-    return passages
-
-
-def _labels(entry: Entry) -> list[str]:
-    vocab = load_vocabularies()
-    case = entry.case
-    words: list[str] = []
-    for field_name in (
-        "ics",
-        "region",
-        "level",
-        "tiers",
-        "kaiser_level",
-        "meps",
-        "three_cs",
-        "enablers",
-        "challenges",
-        "drivers",
-        "topics",
-    ):
-        vocabulary = vocab.for_field(field_name)
-        for value in getattr(case, field_name):
-            try:
-                term = vocabulary.get(value)
-            except KeyError:
-                words.append(value)
-                continue
-            words.append(term.label)
-            words.extend(term.aliases)
-    if case.status:
-        words.append(vocab.statuses.label(case.status))
-    return words
-
-
-def bm25_text(entry: Entry) -> str:
-    """The BM25 document of a case study: its words and the labels of its metadata.
-
-    Title and summary count twice, as a lead paragraph would in a search engine.
-    """
-    case = entry.case
-    parts = [case.title, case.title, case.summary, case.summary]
-    parts += case.organisations + case.partners + case.interventions
-    parts += [case.place or "", case.cohort or ""]
-    parts += [o.metric for o in case.outcomes]
-    parts += _labels(entry)
-    # BM25 words ignore Markdown marks; only link targets would add noise words
-    parts.append(_drop_link_targets(preamble_text(entry)))
-    parts += [f"{s.heading} {_drop_link_targets(s.text)}" for s in entry.sections]
-    return "\n".join(p for p in parts if p)
-
-
-def bm25_tokens(text: str, stemmer: Any, stopwords: frozenset[str]) -> list[str]:
-    """Lower-cased words of two or more characters, stop words out, stemmed (as bm25s does)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
-    return list(stemmer.stemWords(words))
-
-
-def new_stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+IndexData = SearchData  # the name callers used before the search file held texts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,7 +180,7 @@ _Text = Annotated[str, Field(strict=True, min_length=1)]
 _Sha256 = Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{64}$")]
 # a name inside its folder, never a path
 _FileName = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
-_Section = Annotated[int, Field(strict=True, ge=PREAMBLE)]
+_Section = Annotated[int, Field(strict=True, ge=RESULTS)]
 
 
 class _Record(BaseModel):
@@ -317,25 +215,34 @@ class _Sealed(_Record):
 
 class IndexFiles(_Record):
     vectors: FileRecord
-    bm25: FileRecord
+    search: FileRecord
+
+
+class SourceRecord(_Record):
+    """A case-study file as it was indexed: absolute path, size and mtime."""
+
+    path: _Text
+    size: _Count
+    mtime_ns: _Count
 
 
 class CaseRecord(_Record):
     hash: _Text  # content hash of the case-study file
     passages: list[tuple[_Count, _Section, _Count, _Count]]  # (id, section, start, end)
+    source: SourceRecord | None = None  # None for entries that were not read from a file
 
 
 class Manifest(_Sealed):
     """`index/manifest.json`: what the index holds and the data files of its generation."""
 
-    FORMAT: ClassVar[int] = 2
-    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format", "scheme", "bm25_scheme"})
+    FORMAT: ClassVar[int] = 3
+    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format", "scheme", "search_scheme"})
 
     model: _Text  # identity of the embedding model
     dimension: _Positive
     max_tokens: _Positive
-    scheme: str  # PASSAGE_SCHEME when written
-    bm25_scheme: str  # BM25_SCHEME when written
+    scheme: str  # the passage scheme's name when written
+    search_scheme: str  # SEARCH_SCHEME when written
     generation: _FileName
     files: IndexFiles
     next_id: _Count  # the id the next passage gets
@@ -507,7 +414,7 @@ def _read_manifest(directory: Path) -> Manifest:
     if not path.exists():
         raise _Stale("no index yet")
     manifest = _read_sealed(path, Manifest)
-    if manifest.scheme != PASSAGE_SCHEME:
+    if manifest.scheme != passage_scheme():
         raise _Stale("passages are now built differently")
     return manifest
 
@@ -534,21 +441,32 @@ def _load_vectors(directory: Path, manifest: Manifest) -> tuple[Any, FileRecord]
     return index, record
 
 
-def _load_bm25(directory: Path, manifest: Manifest) -> tuple[dict[str, Any], FileRecord]:
-    """The BM25 arrays, verified against the manifest, and the file's record to keep."""
+def _load_search(directory: Path, manifest: Manifest) -> tuple[dict[str, Any], FileRecord]:
+    """The search file's arrays, verified against the manifest, and the file's record to keep."""
     import io
 
-    data, record = _read_verified(directory, manifest.files.bm25)
+    data, record = _read_verified(directory, manifest.files.search)
     path = directory / record.name
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            bm25 = {key: npz[key] for key in npz.files}
-        doc_ids = sorted(str(d) for d in bm25["doc_ids"])
-    except (ValueError, OSError, KeyError, TypeError) as exc:
+            arrays = {key: npz[key] for key in npz.files}
+        doc_ids = [str(d) for d in arrays["doc_ids"]]
+        store = json.loads(arrays.pop("store").tobytes().decode("utf-8"))
+        cases = store["cases"]
+        rows = sum(len(c.passages) for c in manifest.cases.values())
+        consistent = (
+            doc_ids == list(manifest.cases)
+            and [c["id"] for c in cases] == doc_ids
+            and arrays["vectors"].shape == (rows, manifest.dimension)
+            and arrays["vectors"].dtype == np.float32
+            and len(arrays["idf"]) == len(arrays["vocab"])
+        )
+    except (ValueError, OSError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise _Damaged(f"{path} cannot be read ({exc})") from None
-    if doc_ids != sorted(manifest.cases):
+    if not consistent:
         raise _Damaged(f"{path} does not match the manifest")
-    return bm25, record
+    arrays["store"] = store
+    return arrays, record
 
 
 def _check_onnx(onnx_dir: Path) -> tuple[OnnxRecord, bool]:
@@ -613,9 +531,7 @@ def _empty_index(dimension: int) -> Any:
     return faiss.IndexIDMap(faiss.IndexFlatIP(dimension))
 
 
-def _build_bm25(entries: Sequence[Entry]) -> tuple[bytes, int]:
-    import io
-
+def _bm25_arrays(entries: Sequence[Entry]) -> dict[str, Any]:
     import bm25s
     from bm25s.stopwords import STOPWORDS_EN
 
@@ -625,23 +541,126 @@ def _build_bm25(entries: Sequence[Entry]) -> tuple[bytes, int]:
     scores: dict[str, Any] = {"data": [], "indices": [], "indptr": [0]}
     vocab: list[tuple[str, int]] = []
     if corpus:
-        retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+        retriever = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
         retriever.index(corpus, show_progress=False)
         scores = retriever.scores
         vocab = sorted(retriever.vocab_dict.items(), key=lambda kv: kv[1])
     if [i for _, i in vocab] != list(range(len(vocab))):
         raise IndexError_("unexpected BM25 vocabulary layout from bm25s")
+    # each term's idf (as bm25s computes it), for the query coverage in kb.search
+    doc_freq = np.diff(np.asarray(scores["indptr"], dtype=np.float64))
+    n_docs = max(1, len(entries))
+    idf = np.log(1 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+    idf = np.resize(idf, len(vocab)) if len(idf) >= len(vocab) else np.pad(
+        idf, (0, len(vocab) - len(idf)), constant_values=0.0
+    )
+    return {
+        "data": np.asarray(scores["data"], dtype=np.float32),
+        "indices": np.asarray(scores["indices"], dtype=np.int32),
+        "indptr": np.asarray(scores["indptr"], dtype=np.int64),
+        "idf": np.asarray(idf, dtype=np.float32),
+        "vocab": np.array([t for t, _ in vocab], dtype=str),
+        "stopwords": np.array(sorted(stopwords), dtype=str),
+    }
+
+
+def _case_store(entry: Entry, texts: bytearray) -> dict[str, Any]:
+    """What a search shows and filters on for one case study; its part texts go into `texts`."""
+    from kb.figures import figure_sentence
+    from kb.passages import is_placeholder, parts_for, profile_text, without_placeholders
+    from kb.vocab import load_vocabularies
+
+    vocab = load_vocabularies()
+    case = entry.case
+    parts: dict[str, list[Any]] = {}
+    for part in parts_for(entry):
+        start = len(texts)
+        texts.extend(part.text.encode("utf-8"))
+        parts[str(part.section)] = [part.heading, start, len(texts)]
+    facets = {}
+    for name in STORED_FACETS:
+        value = getattr(case, name)
+        values = [value] if isinstance(value, str) else list(value or ())
+        if values:
+            facets[name] = values
+    outcomes = []
+    for outcome in case.outcomes:
+        sentence = without_placeholders(figure_sentence(outcome, vocab)).strip()
+        if is_placeholder(sentence):
+            sentence = ""
+        outcomes.append([outcome.kind, outcome.status, int(outcome.numeric), sentence])
+    return {
+        "id": case.id,
+        "title": case.title,
+        "facets": facets,
+        "evidence": case.evidence.rank,
+        "labels": {
+            "ics": [vocab.ics.label(i) for i in case.ics],
+            "region": [vocab.regions.label(r) for r in case.region],
+            "tiers": [vocab.tiers.label(t) for t in case.tiers],
+        },
+        "outcomes": outcomes,
+        "profile": profile_text(entry),
+        "parts": parts,
+    }
+
+
+def _vocabulary_store(stopwords: frozenset[str]) -> dict[str, Any]:
+    """Labels of every facet value, the spellings a query may name, and ICS predecessors."""
+    from kb.vocab import FIELD_VOCABULARY, load_vocabularies
+
+    vocab = load_vocabularies()
+    stemmer = new_stemmer()
+    labels = {
+        name: {t.id: t.label for t in vocab.for_field(name).terms} for name in FIELD_VOCABULARY
+    }
+    labels["outcome_kinds"] = {t.id: t.label for t in vocab.outcome_kinds.terms}
+    terms = []
+    for name in QUERY_FACETS:
+        for term in vocab.for_field(name).terms:
+            for spelling in sorted({term.label, *term.aliases}):
+                stems = bm25_tokens(spelling, stemmer, stopwords)
+                if stems:
+                    terms.append([name, term.id, stems])
+    predecessors = {t.id: list(t.predecessors) for t in vocab.ics.terms if t.predecessors}
+    return {"labels": labels, "query_terms": terms, "ics_predecessors": predecessors}
+
+
+def _build_search(
+    entries: Sequence[Entry], manifest_cases: dict[str, CaseRecord], index: Any
+) -> bytes:
+    """The search file: BM25 arrays, vectors in manifest order, metadata and texts."""
+    import io
+
+    import faiss
+
+    ordered = sorted(entries, key=lambda e: e.case.id)
+    if [e.case.id for e in ordered] != list(manifest_cases):
+        raise IndexError_("the search file and the manifest list different case studies")
+    arrays = _bm25_arrays(ordered)
+    dimension = int(index.d)
+    if index.ntotal:
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        row_of = {int(pid): row for row, pid in enumerate(ids)}
+        order = [row_of[p[0]] for c in manifest_cases.values() for p in c.passages]
+        vectors = index.index.reconstruct_n(0, index.ntotal)[np.asarray(order, dtype=np.int64)]
+    else:
+        vectors = np.zeros((0, dimension), dtype=np.float32)
+    texts = bytearray()
+    store = {
+        "cases": [_case_store(e, texts) for e in ordered],
+        **_vocabulary_store(frozenset(str(w) for w in arrays["stopwords"])),
+    }
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        data=np.asarray(scores["data"], dtype=np.float32),
-        indices=np.asarray(scores["indices"], dtype=np.int32),
-        indptr=np.asarray(scores["indptr"], dtype=np.int64),
-        doc_ids=np.array([e.case.id for e in entries], dtype=str),
-        vocab=np.array([t for t, _ in vocab], dtype=str),
-        stopwords=np.array(sorted(stopwords), dtype=str),
+        **arrays,
+        doc_ids=np.array([e.case.id for e in ordered], dtype=str),
+        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        store=np.frombuffer(json.dumps(store).encode("utf-8"), dtype=np.uint8),
+        texts=np.frombuffer(bytes(texts), dtype=np.uint8),
     )
-    return buffer.getvalue(), len(vocab)
+    return buffer.getvalue()
 
 
 def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> None:
@@ -747,8 +766,10 @@ def _update(
         if manifest.dimension != embedder.dimension:
             raise _Stale("the vector dimension changed")
         index, vectors_file = _load_vectors(directory, manifest)
-        _, bm25_file = _load_bm25(directory, manifest)
-        kept = IndexFiles(vectors=vectors_file, bm25=bm25_file)
+        search_file = manifest.files.search
+        if manifest.search_scheme == SEARCH_SCHEME:
+            _, search_file = _load_search(directory, manifest)
+        kept = IndexFiles(vectors=vectors_file, search=search_file)
     except _Stale as reason:
         if str(reason) != "no index yet":
             report.rebuilt_reason = str(reason)
@@ -804,7 +825,16 @@ def _update(
             records.append((next_id, passage.section, passage.start, passage.end))
             new_ids.append(next_id)
             next_id += 1
-        old_cases[entry.case.id] = CaseRecord(hash=entry.content_hash, passages=records)
+        old_cases[entry.case.id] = CaseRecord(
+            hash=entry.content_hash, passages=records, source=_source_record(entry)
+        )
+    # unchanged files that were touched or moved: record where and how they are now
+    moved = False
+    for case_id in report.unchanged:
+        source = _source_record(by_id[case_id])
+        if old_cases[case_id].source != source:
+            old_cases[case_id] = old_cases[case_id].model_copy(update={"source": source})
+            moved = True
     if texts:
         index.add_with_ids(
             np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(new_ids, dtype=np.int64)
@@ -812,19 +842,39 @@ def _update(
     report.embedded = total
     report.passages = int(index.ntotal)
 
-    old_bm25 = manifest is not None and manifest.bm25_scheme != BM25_SCHEME
-    if old_bm25:
-        report.messages.append("rebuilding the keyword index: its format changed")
-    changed = bool(report.added or report.updated or report.removed or manifest is None or old_bm25)
+    old_search = manifest is not None and manifest.search_scheme != SEARCH_SCHEME
+    if old_search:
+        report.messages.append("rebuilding the search file: its format changed")
+    changed = bool(
+        report.added or report.updated or report.removed or manifest is None or old_search
+    )
     if changed:
         _write_generation(directory, old_cases, entries, index, embedder, next_id)
-    elif manifest is not None and kept is not None and kept != manifest.files:
-        # only mtimes changed (a copied cache): record them, so searches need not hash the files
-        _write_sealed(directory / MANIFEST, manifest.model_copy(update={"files": kept}))
+    elif manifest is not None and kept is not None and (kept != manifest.files or moved):
+        # only mtimes changed (a copied cache, touched content): record them, so that searches
+        # need not hash the files
+        cases = {cid: old_cases[cid] for cid in manifest.cases}
+        _write_sealed(
+            directory / MANIFEST, manifest.model_copy(update={"files": kept, "cases": cases})
+        )
     _ensure_onnx(cache_dir, embedder, report)
     if not changed and not report.messages:
         report.messages.append("the index is up to date")
     return report
+
+
+def _source_record(entry: Entry) -> SourceRecord | None:
+    """Where the entry's file is and its size and mtime now, if it was read from a file whose
+    bytes are the ones hashed (else None: a search then checks the content the slow way)."""
+    try:
+        info = os.stat(entry.path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return SourceRecord(
+        path=os.path.abspath(entry.path), size=info.st_size, mtime_ns=info.st_mtime_ns
+    )
 
 
 def _write_generation(
@@ -838,26 +888,27 @@ def _write_generation(
     import faiss
 
     generation = secrets.token_hex(6)
+    ordered = {cid: cases[cid] for cid in sorted(cases)}
     vector_bytes = faiss.serialize_index(index).tobytes()
-    bm25_bytes, _ = _build_bm25(sorted(entries, key=lambda e: e.case.id))
+    search_bytes = _build_search(entries, ordered, index)
     files = IndexFiles(
         vectors=_write_atomic(directory / f"vectors-{generation}.faiss", vector_bytes),
-        bm25=_write_atomic(directory / f"bm25-{generation}.npz", bm25_bytes),
+        search=_write_atomic(directory / f"search-{generation}.npz", search_bytes),
     )
     manifest = Manifest(
         format=Manifest.FORMAT,
         model=embedder.identity,
         dimension=embedder.dimension,
         max_tokens=embedder.max_tokens,
-        scheme=PASSAGE_SCHEME,
-        bm25_scheme=BM25_SCHEME,
+        scheme=passage_scheme(),
+        search_scheme=SEARCH_SCHEME,
         generation=generation,
         files=files,
         next_id=next_id,
-        cases={cid: cases[cid] for cid in sorted(cases)},
+        cases=ordered,
     )
     _write_sealed(directory / MANIFEST, manifest)
-    keep = {files.vectors.name, files.bm25.name}
+    keep = {files.vectors.name, files.search.name}
     for old in directory.glob("*-*.*"):
         if old.suffix in (".faiss", ".npz") and old.name not in keep:
             with contextlib.suppress(OSError):
@@ -868,19 +919,28 @@ def _write_generation(
 # load
 
 
-def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
+def open_index(cache_dir: Path) -> SearchData:
+    """The verified search file of an index, without looking at the content (see
+    `source_changes` to tell whether the content is still what was indexed)."""
+    return _open(cache_dir, None)
+
+
+def load_index(cache_dir: Path, entries: Sequence[Entry]) -> SearchData:
     """The verified index for exactly these entries; IndexError_ (run `kb index`) otherwise."""
+    return _open(cache_dir, entries)
+
+
+def _open(cache_dir: Path, entries: Sequence[Entry] | None) -> SearchData:
     directory = _index_dir(cache_dir)
     for attempt in (1, 2):
         try:
             manifest = _read_manifest(directory)
-            stale = _compare(manifest, entries)
+            stale = _compare(manifest, entries) if entries is not None else None
             if stale:
                 raise _Stale(stale)
-            if manifest.bm25_scheme != BM25_SCHEME:
-                raise _Stale("the keyword index is from an older version of kb")
-            index, _ = _load_vectors(directory, manifest)
-            bm25, _ = _load_bm25(directory, manifest)
+            if manifest.search_scheme != SEARCH_SCHEME:
+                raise _Stale("the search file is from an older version of kb")
+            arrays, _ = _load_search(directory, manifest)
             break
         except _Stale as reason:
             # a writer may have replaced the generation between reading the manifest and
@@ -891,42 +951,39 @@ def load_index(cache_dir: Path, entries: Sequence[Entry]) -> IndexData:
             raise IndexError_(
                 f"the search index cannot be used: {reason}; hint: run `kb index`{repair}"
             ) from None
-    import faiss
-
-    row_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    all_vectors = (
-        index.index.reconstruct_n(0, index.ntotal)
-        if index.ntotal
-        else np.zeros((0, manifest.dimension), dtype=np.float32)
-    )
-    row_of = {int(pid): row for row, pid in enumerate(row_ids)}  # ids verified by _load_vectors
     case_ids = list(manifest.cases)
-    order: list[int] = []
     passage_case: list[int] = []
     meta: list[tuple[int, int, int]] = []
     starts: list[int] = []
     for position, case_id in enumerate(case_ids):
-        starts.append(len(order))
-        for pid, section, start, end in manifest.cases[case_id].passages:
-            order.append(row_of[pid])
+        starts.append(len(meta))
+        for _, section, start, end in manifest.cases[case_id].passages:
             passage_case.append(position)
             meta.append((section, start, end))
-    vectors = np.ascontiguousarray(all_vectors[np.asarray(order, dtype=np.int64)], dtype=np.float32)
-    return IndexData(
+    store = arrays.pop("store")
+    texts = arrays.pop("texts").tobytes()
+    vectors = arrays.pop("vectors")
+    return SearchData(
         manifest=manifest,
         case_ids=case_ids,
         passage_case=np.asarray(passage_case, dtype=np.int32),
         passage_meta=np.asarray(meta, dtype=np.int32).reshape(-1, 3),
         case_start=np.asarray(starts, dtype=np.int64),
         vectors=vectors,
-        bm25=bm25,
+        bm25=arrays,
+        store=store,
+        texts=texts,
     )
 
 
 def _compare(manifest: Manifest, entries: Sequence[Entry]) -> str | None:
     """Why the manifest does not describe these entries, or None if it does."""
-    cases = manifest.cases
     current = {e.case.id: e.content_hash for e in entries}
+    return _describe_changes(manifest, current)
+
+
+def _describe_changes(manifest: Manifest, current: dict[str, str]) -> str | None:
+    cases = manifest.cases
     new = [c for c in current if c not in cases]
     changed = [c for c, h in current.items() if c in cases and cases[c].hash != h]
     gone = [c for c in cases if c not in current]
@@ -938,6 +995,70 @@ def _compare(manifest: Manifest, entries: Sequence[Entry]) -> str | None:
             sample = ", ".join(sorted(ids)[:3]) + (" ..." if len(ids) > 3 else "")
             parts.append(f"{len(ids)} {label} ({sample})")
     return "it is out of date: " + "; ".join(parts)
+
+
+def _scan_sources(content_dir: Path) -> dict[str, os.stat_result] | None:
+    """Absolute path -> stat of each case-study file under `content_dir`, as
+    `kb.content.find_case_files` would list them; None if anything there is not a plain file or
+    folder (a link, a pipe, an unreadable folder), which only the full check can judge."""
+    found: dict[str, os.stat_result] = {}
+    pending = [os.path.abspath(content_dir)]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                items = list(listing)
+        except OSError:
+            return None
+        for item in items:
+            if item.name.startswith(("_", ".")):
+                continue
+            try:
+                if item.is_symlink():
+                    return None
+                info = item.stat(follow_symlinks=False)
+            except OSError:
+                return None
+            if stat.S_ISDIR(info.st_mode):
+                pending.append(item.path)
+            elif item.name.endswith(".md"):
+                if not stat.S_ISREG(info.st_mode):
+                    return None
+                found[item.path] = info
+    return found
+
+
+def source_changes(data: SearchData, content_dir: Path) -> str | None:
+    """None when the content folder holds exactly the files that were indexed, unchanged; else
+    why not ('unknown: ...' when only reading the content can tell).
+
+    Sizes and mtimes are compared first; a file whose size matches but whose mtime does not is
+    hashed, and counts as unchanged if its sha256 is the indexed one. Nothing is parsed.
+    """
+    if not os.path.isdir(content_dir):
+        return "unknown: no content folder"
+    scanned = _scan_sources(content_dir)
+    if scanned is None:
+        return "unknown: the content folder holds something other than plain files"
+    records = data.manifest.cases
+    by_path: dict[str, tuple[str, SourceRecord]] = {}
+    for case_id, record in records.items():
+        if record.source is None:
+            return "unknown: the index does not record where its case studies were read from"
+        by_path[record.source.path] = (case_id, record.source)
+    if set(by_path) != set(scanned):
+        return "unknown: files were added, removed or moved"
+    current: dict[str, str] = {}
+    for path, (case_id, source) in by_path.items():
+        info = scanned[path]
+        if info.st_size == source.size and info.st_mtime_ns == source.mtime_ns:
+            current[case_id] = records[case_id].hash
+            continue
+        try:
+            current[case_id] = _file_sha256(Path(path))
+        except OSError:
+            return "unknown: a case-study file cannot be read"
+    return _describe_changes(data.manifest, current)
 
 
 def index_library(
@@ -954,8 +1075,8 @@ def index_library(
     A rebuild reuses nothing from the cache: every passage is embedded again and the model is
     exported to ONNX again, so it also repairs damage that kept a file's size and mtime.
     """
-    from kb.content import load_library
     from kb.embed import ONNX_META
+    from kb.library import load_library
 
     entries = load_library(content_dir)
     if rebuild:

@@ -68,6 +68,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.titles: dict[str, str] = {}
         self.serving = False
         self.problems: list[Any] = []  # validation errors shown in the page while serving
+        self.searcher: Any = None  # the index's searcher, for the site's search files
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         root = Path(config.config_file_path).resolve().parent if config.config_file_path else None
@@ -164,6 +165,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                 log.info("Updating the search index in %s", cache_dir)
                 update_index(entries, cache_dir, model=self.settings.model, embedder=embedder)
                 searcher = Searcher.open(cache_dir, entries, embedder=embedder)
+            self.searcher = searcher
             limit = self.config.comparable
             return {e.id: searcher.similar(e.id, limit=limit) for e in entries}
         except KbError as exc:
@@ -213,6 +215,27 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             _plain_toc(page.toc)
             return site.sanitise_html(html)
         return html
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Write the site's search files (kb.site_search): data, vectors, model and runtime."""
+        assert self.settings is not None
+        if self.searcher is None:
+            log.info("kb: no search index, so the site's search shows keyword results only")
+            return
+        from kb.site_search import export_site_search
+
+        root = Path(config.config_file_path or ".").resolve().parent
+        try:
+            report = export_site_search(
+                self.searcher,
+                Path(config.site_dir),
+                cache_dir=self.settings.cache_dir,
+                project_dir=root,
+            )
+        except (KbError, OSError) as exc:
+            raise PluginError(f"kb: cannot write the site's search files: {exc}") from None
+        if not report.model:
+            log.info("kb: the site's search shows keyword results only: %s", report.reason)
 
     def on_serve(
         self, server: LiveReloadServer, /, *, config: MkDocsConfig, builder: Callable[..., Any]

@@ -10,29 +10,17 @@ with the source case study, for `similar`).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from kb.errors import SearchError
-from kb.index import (
-    PREAMBLE,
-    PROFILE,
-    IndexData,
-    bm25_tokens,
-    clean_markdown,
-    load_index,
-    new_stemmer,
-    preamble_text,
-)
-from kb.index import profile_text as _profile_text
-from kb.vocab import FIELD_VOCABULARY, load_vocabularies
+from kb.index import SearchData, bm25_tokens, clean_markdown, new_stemmer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -46,16 +34,32 @@ __all__ = [
     "Filters",
     "Fusion",
     "Likeness",
+    "ResultIntent",
     "SearchHit",
     "Searcher",
     "describe_hit",
     "find",
     "format_rows",
     "query_embedder",
+    "result_intent",
 ]
 
-# controlled front-matter fields a search can filter on, in display order
-FACET_FIELDS: tuple[str, ...] = tuple(FIELD_VOCABULARY)
+# controlled front-matter fields a search can filter on, in display order (kb.vocab's
+# FIELD_VOCABULARY, written out so that a search need not load the vocabularies)
+FACET_FIELDS: tuple[str, ...] = (
+    "region",
+    "ics",
+    "level",
+    "status",
+    "tiers",
+    "kaiser_level",
+    "meps",
+    "three_cs",
+    "enablers",
+    "challenges",
+    "drivers",
+    "topics",
+)
 FIELD_LABELS = {
     "region": "region",
     "ics": "ICS",
@@ -70,12 +74,124 @@ FIELD_LABELS = {
     "drivers": "drivers",
     "topics": "topics",
 }
-# fields whose labels are looked for in the words of a query
-_QUERY_FACETS = ("topics", "ics", "region")
 # fields compared by `similar` for its facet overlap
 _SIMILAR_FACETS = ("topics", "tiers", "meps", "kaiser_level", "three_cs", "enablers", "challenges")
+OUTCOME_STATUSES = ("achieved", "estimated", "target")
 SNIPPET_CHARS = 280
 Mode = Literal["hybrid", "dense", "bm25"]
+
+# ---- the ranking's parameters, all in one place -------------------------------------------
+# (ranking.md in the project notes describes the method; every value was chosen on the tuning
+# half of tests/eval/queries.yml with bench/eval_retrieval.py)
+
+# words that say how a question is asked, not what it is about: left out of a query's BM25 words
+# (the index keeps them), so that 'kids going hungry' does not match on 'going'
+QUERY_STOPWORDS = frozenset(
+    [
+        "able", "any", "anyone", "anything", "anywhere", "area", "areas", "based", "best", "case",
+        "cases", "did", "do", "does", "doing", "done", "else", "example", "examples", "find",
+        "found", "get", "gets", "getting", "go", "goes", "going", "gone", "good", "got", "help",
+        "helped", "helping", "helps", "idea", "ideas", "know", "let", "like", "looking", "look",
+        "make", "makes", "making", "need", "needs", "place", "places", "really", "show", "shown",
+        "something", "somewhere", "studies", "study", "tell", "thing", "things", "try", "trying",
+        "want", "way", "ways", "what", "where", "which", "who", "whom", "why", "work", "worked",
+        "working", "works",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ResultCue:
+    """Words that ask about results, and the outcome kinds they ask for (() = any kind)."""
+
+    words: tuple[str, ...]  # each a phrase, matched on word boundaries in the lower-cased query
+    kinds: tuple[str, ...]
+
+
+RESULT_CUES: tuple[ResultCue, ...] = (
+    ResultCue(
+        (
+            "saving", "savings", "saved", "save money", "cost saving", "cashable",
+            "return on investment", "roi", "business case", "value for money", "cost-effective",
+            "cost effective", "cost-benefit", "cost benefit", "costs avoided", "avoided costs",
+            "financial", "money", "payback", "paid for itself", "net benefit",
+        ),
+        ("financial",),
+    ),
+    ResultCue(
+        (
+            "admission", "admissions", "admissions avoided", "avoided admissions", "a&e",
+            "emergency department", "attendances", "bed days", "readmissions", "readmission",
+            "ambulance", "conveyances", "call-outs", "gp appointments", "demand", "length of stay",
+            "hospital use", "service use",
+        ),
+        ("service-use",),
+    ),
+    ResultCue(
+        (
+            "quit rate", "quit rates", "quits", "quitters", "quitting", "mortality", "deaths",
+            "lives saved", "remission", "weight loss", "blood pressure control", "controlled",
+            "health outcomes", "wellbeing", "well-being", "health gains",
+        ),
+        ("health",),
+    ),
+    ResultCue(("satisfaction", "patient experience", "feedback"), ("experience",)),
+    ResultCue(("uptake", "reach", "people reached", "coverage", "take-up"), ("process",)),
+    ResultCue(
+        ("income", "benefits claimed", "into work", "employment", "evictions", "debt"),
+        ("wider-determinants",),
+    ),
+    ResultCue(
+        (
+            "results", "outcomes", "impact", "evidence", "evaluated", "evaluation", "proven",
+            "proved", "shown to", "measured", "measurable", "reduced", "reduction", "worked",
+            "effective", "difference",
+        ),
+        (),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How a query's scores become one ranking, and when a match counts as weak.
+
+    rrf: dense_weight / (k + dense rank) + lexical_weight * coverage ** coverage_power / (k +
+    BM25 rank), scaled so that first in both is 1 (reciprocal rank fusion). `coverage` is the
+    share of the query's BM25 weight (idf) that a case study's words match, so that a case
+    matching one minor word of the query gets little lexical credit. convex: alpha * dense +
+    (1 - alpha) * BM25, each min-max scaled over the candidates. `second` adds that share of a
+    case study's second-best passage score to its best.
+
+    outcome_boost: added to the fused score of a case study with outcomes of the kinds a results
+    question asks about (times 1 for an achieved figure, `estimate_credit` for an estimate or a
+    result without a figure, a quarter of that for a target).
+
+    floor_dense / floor_coverage: a hit is weak when its best passage's cosine is below
+    floor_dense and its lexical coverage is below floor_coverage.
+    """
+
+    method: Literal["rrf", "convex"] = "rrf"
+    k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    coverage_power: float = 0.0
+    alpha: float = 0.5
+    second: float = 0.0
+    outcome_boost: float = 0.0
+    estimate_credit: float = 0.5
+    floor_dense: float = -1.0
+    floor_coverage: float = 0.0
+
+
+# Chosen on the tuning half (bench/eval_retrieval.py --all): see the project notes' ranking.md.
+DEFAULT_FUSION = Fusion(
+    dense_weight=2.0,
+    coverage_power=1.0,
+    outcome_boost=0.3,
+    floor_dense=0.35,
+    floor_coverage=0.5,
+)
 
 
 @dataclass(frozen=True)
@@ -88,11 +204,16 @@ class SearchHit:
     section: str  # heading of the best-matching passage ('Summary' for the profile)
     passage: str  # a snippet of that passage
     shared_facets: dict[str, tuple[str, ...]]  # field -> vocabulary ids shared with query/source
+    results: tuple[str, ...] = ()  # outcomes that answer a question about results, as sentences
+    weak: bool = False  # below the relevance floor: shown apart, as a weak match
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Controlled-vocabulary filters: any value within a field, every field given."""
+    """Controlled-vocabulary filters: any value within a field, every field given.
+
+    Outcome filters ask for at least one outcome with one of the kinds and one of the statuses.
+    """
 
     region: tuple[str, ...] = ()
     ics: tuple[str, ...] = ()
@@ -107,49 +228,69 @@ class Filters:
     drivers: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     evidence_min: int | None = None  # lowest Nesta evidence level accepted (1-5)
+    outcome_kinds: tuple[str, ...] = ()  # outcome kinds (health, financial, ...)
+    outcome_status: tuple[str, ...] = ()  # achieved, estimated, target
 
     @classmethod
     def parse(
-        cls, values: Mapping[str, Iterable[str]] | None = None, evidence_min: int | None = None
+        cls,
+        values: Mapping[str, Iterable[str]] | None = None,
+        evidence_min: int | None = None,
+        *,
+        outcome_kinds: Iterable[str] = (),
+        outcome_status: Iterable[str] = (),
     ) -> Filters:
         """Resolve ids, labels or aliases to ids; SearchError names the bad value with a hint."""
-        vocab = load_vocabularies()
-        resolved: dict[str, tuple[str, ...]] = {}
-        for name, given in (values or {}).items():
-            if name not in FACET_FIELDS:
-                raise SearchError(f"unknown filter field '{name}'")
-            vocabulary = vocab.for_field(name)
-            ids: list[str] = []
-            for value in given:
-                found = vocabulary.resolve(value)
-                if found is None:
-                    from kb.suggest import nearest_term
+        from kb.vocab import load_vocabularies
 
-                    near = [vocabulary.suggest(value) or ""] + nearest_term(vocabulary, value)
-                    near = list(dict.fromkeys(n for n in near if n))[:3]
-                    hint = (
-                        "did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
-                        if near
-                        else f"run `kb vocab {vocab_name(name)}` for the allowed values"
-                    )
-                    raise SearchError(
-                        f"filter {name}: '{value}' is not a known {vocabulary.name}; hint: {hint}"
-                    )
-                if found not in ids:
-                    ids.append(found)
-            resolved[name] = tuple(ids)
+        resolved: dict[str, tuple[str, ...]] = {}
+        if values:
+            vocab = load_vocabularies()
+            for name, given in values.items():
+                if name not in FACET_FIELDS:
+                    raise SearchError(f"unknown filter field '{name}'")
+                resolved[name] = _resolve(vocab.for_field(name), given, name)
+        kinds: tuple[str, ...] = ()
+        if outcome_kinds:
+            kinds = _resolve(load_vocabularies().outcome_kinds, outcome_kinds, "outcome")
+        statuses: list[str] = []
+        for value in outcome_status:
+            status = value.strip().lower()
+            if status not in OUTCOME_STATUSES:
+                raise SearchError(
+                    f"filter outcome status: '{value}' is not an outcome status; "
+                    f"hint: use {', '.join(OUTCOME_STATUSES)}"
+                )
+            if status not in statuses:
+                statuses.append(status)
         if evidence_min is not None and not 1 <= evidence_min <= 5:
             raise SearchError(
                 f"filter evidence: {evidence_min} is not a Nesta level; hint: use 1 to 5"
             )
-        return cls(**resolved, evidence_min=evidence_min)
+        return cls(
+            **resolved,
+            evidence_min=evidence_min,
+            outcome_kinds=kinds,
+            outcome_status=tuple(statuses),
+        )
 
     def active(self) -> dict[str, tuple[str, ...]]:
-        """Fields that filter, with their ids."""
+        """Controlled fields that filter, with their ids."""
         return {f: getattr(self, f) for f in FACET_FIELDS if getattr(self, f)}
 
     def is_empty(self) -> bool:
-        return not self.active() and self.evidence_min is None
+        return (
+            not self.active()
+            and self.evidence_min is None
+            and not self.outcome_kinds
+            and not self.outcome_status
+        )
+
+    def wants_outcome(self, kind: str, status: str) -> bool:
+        """Whether an outcome of this kind and status meets the outcome filters."""
+        return (not self.outcome_kinds or kind in self.outcome_kinds) and (
+            not self.outcome_status or status in self.outcome_status
+        )
 
     def matches(self, case: CaseStudy) -> bool:
         """Whether a case study passes every filter."""
@@ -158,11 +299,41 @@ class Filters:
             targets = set(_expand_ics(wanted)) if name == "ics" else set(wanted)
             if not have & targets:
                 return False
+        if (self.outcome_kinds or self.outcome_status) and not any(
+            self.wants_outcome(o.kind, o.status) for o in case.outcomes
+        ):
+            return False
         return self.evidence_min is None or case.evidence.rank >= self.evidence_min
 
 
+def _resolve(vocabulary: Any, given: Iterable[str], name: str) -> tuple[str, ...]:
+    ids: list[str] = []
+    for value in given:
+        found = vocabulary.resolve(value)
+        if found is None:
+            from kb.suggest import nearest_term
+
+            near = [vocabulary.suggest(value) or ""] + nearest_term(vocabulary, value)
+            near = list(dict.fromkeys(n for n in near if n))[:3]
+            hint = (
+                "did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
+                if near
+                else f"run `kb vocab {vocab_name(name)}` for the allowed values"
+            )
+            raise SearchError(
+                f"filter {name}: '{value}' is not a known {vocabulary.name}; hint: {hint}"
+            )
+        if found not in ids:
+            ids.append(found)
+    return tuple(ids)
+
+
 def vocab_name(field_name: str) -> str:
-    return FIELD_VOCABULARY.get(field_name, field_name)
+    from kb.vocab import FIELD_VOCABULARY
+
+    return {"outcome": "outcome_kinds"}.get(field_name) or FIELD_VOCABULARY.get(
+        field_name, field_name
+    )
 
 
 def _values(case: CaseStudy, name: str) -> tuple[str, ...]:
@@ -174,9 +345,17 @@ def _values(case: CaseStudy, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _expand_ics(ids: Iterable[str]) -> list[str]:
+def _expand_ics(
+    ids: Iterable[str], predecessors: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
     """An ICS and the bodies it was formed from (a merged ICS covers its predecessors' cases)."""
-    vocabulary = load_vocabularies().ics
+    if predecessors is None:
+        from kb.vocab import load_vocabularies
+
+        vocabulary = load_vocabularies().ics
+        table: dict[str, Sequence[str]] = {t.id: t.predecessors for t in vocabulary.terms}
+    else:
+        table = dict(predecessors)
     out: list[str] = []
     todo = list(ids)
     while todo:
@@ -184,31 +363,39 @@ def _expand_ics(ids: Iterable[str]) -> list[str]:
         if current in out:
             continue
         out.append(current)
-        with contextlib.suppress(KeyError):
-            todo.extend(vocabulary.get(current).predecessors)
+        todo.extend(table.get(current, ()))
     return out
 
 
 @dataclass(frozen=True)
-class Fusion:
-    """How BM25 and dense rankings combine.
+class ResultIntent:
+    """What a query asks about results: the outcome kinds (() = any) and the words that said so."""
 
-    rrf: sum of weight / (k + rank) (reciprocal rank fusion; k=60 with equal weights is the
-    classic baseline). convex: alpha * dense + (1 - alpha) * BM25, each min-max scaled over the
-    candidates. `second` adds that share of a case study's second-best passage score to its best.
-    """
-
-    method: Literal["rrf", "convex"] = "rrf"
-    k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    alpha: float = 0.5
-    second: float = 0.0
+    kinds: tuple[str, ...]
+    cues: tuple[str, ...]
 
 
-# Chosen on tests/eval (bench/eval_retrieval.py --all): dense ranks count twice in RRF k=60. It
-# beat the equal-weight baseline, other k values and convex mixes on both halves of the queries.
-DEFAULT_FUSION = Fusion(dense_weight=2.0)
+def result_intent(query: str) -> ResultIntent | None:
+    """Whether a query asks about results (savings, admissions avoided, quit rates...), and
+    which kinds of outcome; None when it does not."""
+    text = " " + re.sub(r"[^\w&£%-]+", " ", query.lower()) + " "
+    kinds: list[str] = []
+    cues: list[str] = []
+    generic = False
+    for cue in RESULT_CUES:
+        for phrase in cue.words:
+            if f" {phrase} " in text:
+                cues.append(phrase)
+                if cue.kinds:
+                    kinds.extend(k for k in cue.kinds if k not in kinds)
+                else:
+                    generic = True
+    if "£" in query:
+        kinds.append("financial") if "financial" not in kinds else None
+        cues.append("£")
+    if not kinds and not generic:
+        return None
+    return ResultIntent(tuple(kinds), tuple(dict.fromkeys(cues)))
 
 
 @dataclass(frozen=True)
@@ -251,70 +438,70 @@ def query_embedder(index_dir_cache: Path, identity: str) -> Embedder:
     return embedder
 
 
-@dataclass
-class _Facets:
-    """Per field and id, which case studies carry it (built lazily)."""
-
-    cases: Sequence[CaseStudy]
-    masks: dict[tuple[str, str], NDArray[np.bool_]] = field(default_factory=dict)
-
-    def mask(self, name: str, wanted: Iterable[str]) -> NDArray[np.bool_]:
-        out = np.zeros(len(self.cases), dtype=bool)
-        for value in wanted:
-            key = (name, value)
-            if key not in self.masks:
-                self.masks[key] = np.fromiter(
-                    (value in _values(c, name) for c in self.cases),
-                    dtype=bool,
-                    count=len(self.cases),
-                )
-            out |= self.masks[key]
-        return out
-
-
 class Searcher:
-    """Search and 'more like this' over an index that matches the given entries."""
+    """Search and 'more like this' over a loaded index (it holds all a search shows)."""
 
     def __init__(
         self,
-        data: IndexData,
-        entries: Sequence[Entry],
+        data: SearchData,
         embedder: Embedder,
         fusion: Fusion = DEFAULT_FUSION,
     ) -> None:
-        by_id = {e.case.id: e for e in entries}
         self.data = data
-        self.entries = [by_id[cid] for cid in data.case_ids]
         self.embedder = embedder
         self.fusion = fusion
         self.likeness = DEFAULT_LIKENESS
+        self.cases: list[dict[str, Any]] = data.store["cases"]
         self._position = {cid: i for i, cid in enumerate(data.case_ids)}
-        self._facets = _Facets([e.case for e in self.entries])
+        self._predecessors: dict[str, list[str]] = data.store.get("ics_predecessors", {})
+        self._labels: dict[str, dict[str, str]] = data.store.get("labels", {})
         self._stemmer = new_stemmer()
         bm25 = data.bm25
         self._stopwords = frozenset(str(w) for w in bm25["stopwords"])
+        self._query_stopwords = self._stopwords | QUERY_STOPWORDS
         self._vocab = {str(t): i for i, t in enumerate(bm25["vocab"])}
-        doc_ids = [str(d) for d in bm25["doc_ids"]]
-        self._bm25_to_case = np.asarray([self._position[d] for d in doc_ids], dtype=np.int64)
+        self._idf = np.asarray(bm25["idf"], dtype=np.float64)
+        self._max_idf = float(self._idf.max()) if len(self._idf) else 1.0
+        self._masks: dict[tuple[str, str], NDArray[np.bool_]] = {}
         self._centroids: NDArray[np.float32] | None = None
         self._profiles: NDArray[np.float32] | None = None
-        self._label_terms: list[tuple[str, str, tuple[str, ...]]] | None = None
         self._facet_matrix: NDArray[np.float32] | None = None
         self._facet_column: dict[tuple[str, str], int] = {}
+        self._outcomes: dict[tuple[str, ...], NDArray[np.float64]] = {}
 
     @classmethod
     def open(
         cls,
         cache_dir: Path,
-        entries: Sequence[Entry],
+        entries: Sequence[Entry] | None = None,
         *,
+        content_dir: Path | None = None,
         embedder: Embedder | None = None,
         fusion: Fusion | None = None,
     ) -> Searcher:
-        """Load the index for these entries; IndexError_ if it is missing or stale."""
-        from kb.errors import IndexError_
+        """Load the index; IndexError_ if it is missing, damaged or stale.
 
-        data = load_index(cache_dir, entries)
+        Given `entries`, the index must hold exactly them. Given `content_dir` instead, the
+        content is checked by file sizes and mtimes (hashes only where they differ) and read
+        only when that cannot tell (see `kb.index.source_changes`).
+        """
+        from kb.errors import IndexError_
+        from kb.index import load_index, open_index, source_changes
+
+        if entries is not None:
+            data = load_index(cache_dir, entries)
+        else:
+            data = open_index(cache_dir)
+            if content_dir is not None:
+                reason = source_changes(data, content_dir)
+                if reason is not None and reason.startswith("unknown"):
+                    from kb.library import load_library
+
+                    data = load_index(cache_dir, load_library(content_dir))
+                elif reason is not None:
+                    raise IndexError_(
+                        f"the search index cannot be used: {reason}; hint: run `kb index`"
+                    )
         if embedder is None:
             embedder = query_embedder(cache_dir, data.identity)
         elif embedder.identity != data.identity:
@@ -322,28 +509,36 @@ class Searcher:
                 f"the index was built with {data.identity}, not {embedder.identity}; "
                 "hint: run `kb index`"
             )
-        return cls(data, entries, embedder, fusion or DEFAULT_FUSION)
+        return cls(data, embedder, fusion or DEFAULT_FUSION)
 
     # ---- scoring --------------------------------------------------------------------------
 
     def _tokens(self, text: str) -> list[str]:
         return bm25_tokens(text, self._stemmer, self._stopwords)
 
-    def _bm25(self, tokens: Sequence[str]) -> NDArray[np.float32]:
+    def _query_tokens(self, text: str) -> list[str]:
+        tokens = bm25_tokens(text, self._stemmer, self._query_stopwords)
+        return tokens or self._tokens(text)
+
+    def _bm25(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        """BM25 score per case study, and the share of the query's idf weight it matches."""
         bm25 = self.data.bm25
-        scores = np.zeros(len(self.data.case_ids), dtype=np.float32)
-        ids = sorted({self._vocab[t] for t in tokens if t in self._vocab})
-        if not ids:
-            return scores
+        n = len(self.data.case_ids)
+        scores = np.zeros(n, dtype=np.float32)
+        matched = np.zeros(n, dtype=np.float64)
+        unique = list(dict.fromkeys(tokens))
+        total = sum(
+            float(self._idf[self._vocab[t]]) if t in self._vocab else self._max_idf
+            for t in unique
+        )
+        ids = sorted({self._vocab[t] for t in unique if t in self._vocab})
         indptr, indices, values = bm25["indptr"], bm25["indices"], bm25["data"]
-        per_doc = np.zeros(len(self._bm25_to_case), dtype=np.float32)
         for token_id in ids:
             start, end = int(indptr[token_id]), int(indptr[token_id + 1])
-            per_doc += np.bincount(
-                indices[start:end], weights=values[start:end], minlength=len(per_doc)
-            ).astype(np.float32)
-        scores[self._bm25_to_case] = per_doc
-        return scores
+            docs = indices[start:end]
+            scores[docs] += values[start:end]
+            matched[docs] += self._idf[token_id]
+        return scores, matched / total if total > 0 else matched
 
     def _case_dense(self, passage_scores: NDArray[np.float32]) -> NDArray[np.float32]:
         starts = self.data.case_start
@@ -363,7 +558,11 @@ class Searcher:
         return (best + self.fusion.second * second).astype(np.float32) / (1 + self.fusion.second)
 
     def _fuse(
-        self, dense: NDArray[np.float32], lexical: NDArray[np.float32], allowed: NDArray[np.bool_]
+        self,
+        dense: NDArray[np.float32],
+        lexical: NDArray[np.float32],
+        allowed: NDArray[np.bool_],
+        coverage: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Fused score in [0, 1] for allowed case studies; -1 for the others."""
         fusion = self.fusion
@@ -375,46 +574,103 @@ class Searcher:
         if fusion.method == "rrf":
             rank_d = _ranks(d)
             rank_b = _ranks(b)
+            credit = np.ones_like(b)
+            if coverage is not None and fusion.coverage_power > 0:
+                credit = np.clip(coverage[idx], 0.0, 1.0) ** fusion.coverage_power
             # documents with no BM25 match at all get no lexical credit
-            lex = np.where(b > 0, fusion.lexical_weight / (fusion.k + rank_b), 0.0)
+            lex = np.where(b > 0, fusion.lexical_weight * credit / (fusion.k + rank_b), 0.0)
             fused = fusion.dense_weight / (fusion.k + rank_d) + lex
             best = (fusion.dense_weight + fusion.lexical_weight) / (fusion.k + 1)
             out[idx] = fused / best
         else:
-            out[idx] = fusion.alpha * _minmax(d) + (1 - fusion.alpha) * _minmax(b)
+            lexical_part = _minmax(b)
+            if coverage is not None and fusion.coverage_power > 0:
+                lexical_part = lexical_part * np.clip(coverage[idx], 0.0, 1.0) ** (
+                    fusion.coverage_power
+                )
+            out[idx] = fusion.alpha * _minmax(d) + (1 - fusion.alpha) * lexical_part
+        return out
+
+    def _mask(self, name: str, wanted: Iterable[str]) -> NDArray[np.bool_]:
+        out = np.zeros(len(self.cases), dtype=bool)
+        for value in wanted:
+            key = (name, value)
+            if key not in self._masks:
+                self._masks[key] = np.fromiter(
+                    (value in c["facets"].get(name, ()) for c in self.cases),
+                    dtype=bool,
+                    count=len(self.cases),
+                )
+            out |= self._masks[key]
         return out
 
     def _allowed(self, filters: Filters | None) -> NDArray[np.bool_]:
-        allowed = np.ones(len(self.entries), dtype=bool)
+        allowed = np.ones(len(self.cases), dtype=bool)
         if filters is None or filters.is_empty():
             return allowed
         for name, wanted in filters.active().items():
-            targets = _expand_ics(wanted) if name == "ics" else wanted
-            allowed &= self._facets.mask(name, targets)
+            targets = _expand_ics(wanted, self._predecessors) if name == "ics" else wanted
+            allowed &= self._mask(name, targets)
         if filters.evidence_min is not None:
-            levels = np.asarray([e.case.evidence.rank for e in self.entries])
+            levels = np.asarray([c["evidence"] for c in self.cases])
             allowed &= levels >= filters.evidence_min
+        if filters.outcome_kinds or filters.outcome_status:
+            allowed &= np.fromiter(
+                (
+                    any(filters.wants_outcome(o[0], o[1]) for o in c["outcomes"])
+                    for c in self.cases
+                ),
+                dtype=bool,
+                count=len(self.cases),
+            )
         return allowed
+
+    def _outcome_credit(self, kinds: tuple[str, ...]) -> NDArray[np.float64]:
+        """Per case study, how well its outcomes answer a question about these kinds (0-1)."""
+        if kinds not in self._outcomes:
+            estimate = self.fusion.estimate_credit
+            credit = {"achieved": 1.0, "estimated": estimate, "target": estimate / 4}
+            values = np.zeros(len(self.cases))
+            for row, case in enumerate(self.cases):
+                best = 0.0
+                for kind, status, numeric, _ in case["outcomes"]:
+                    if kinds and kind not in kinds:
+                        continue
+                    value = credit[status] * (1.0 if numeric else estimate)
+                    best = max(best, value)
+                values[row] = best
+            self._outcomes[kinds] = values
+        return self._outcomes[kinds]
 
     def scores(
         self, query: str, *, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
         """Case scores (-1 = filtered out) and passage scores for a query."""
+        case, passage_scores, _, _ = self._score(query, filters, mode)
+        return case, passage_scores
+
+    def _score(
+        self, query: str, filters: Filters | None, mode: Mode
+    ) -> tuple[NDArray[np.float64], NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
         if not query.strip():
             raise SearchError("the query is empty; hint: type a few words, e.g. 'falls at home'")
         allowed = self._allowed(filters)
         vector = self.embedder.embed_query(query)
         passage_scores = (self.data.vectors @ vector).astype(np.float32)
         dense = self._case_dense(passage_scores)
-        lexical = self._bm25(self._tokens(query))
+        lexical, coverage = self._bm25(self._query_tokens(query))
         if mode == "dense":
             case = np.where(allowed, (dense.astype(np.float64) + 1) / 2, -1.0)
         elif mode == "bm25":
             top = float(lexical[allowed].max()) if allowed.any() else 0.0
             case = np.where(allowed, lexical / top if top > 0 else 0.0, -1.0)
         else:
-            case = self._fuse(dense, lexical, allowed)
-        return case, passage_scores
+            case = self._fuse(dense, lexical, allowed, coverage)
+            intent = result_intent(query)
+            if intent is not None and self.fusion.outcome_boost > 0:
+                boost = self.fusion.outcome_boost * self._outcome_credit(intent.kinds)
+                case = np.where(allowed, np.clip(case + boost, 0.0, 1.0), -1.0)
+        return case, passage_scores, dense, coverage
 
     # ---- public API -----------------------------------------------------------------------
 
@@ -426,16 +682,54 @@ class Searcher:
         limit: int = 10,
         mode: Mode = "hybrid",
     ) -> list[SearchHit]:
-        """The case studies closest to a query, best first."""
-        case_scores, passage_scores = self.scores(query, filters=filters, mode=mode)
-        tokens = set(self._tokens(query))
+        """The case studies closest to a query, best first; weak matches (below the relevance
+        floor) come after the others and say so."""
+        case_scores, passage_scores, dense, coverage = self._score(query, filters, mode)
+        tokens = set(self._query_tokens(query))
         mentioned = self._query_facets(query)
         wanted = filters.active() if filters else {}
         facets = _merge(wanted, mentioned)
-        return [
-            self._hit(position, case_scores, facets, passage_scores, tokens)
-            for position in _top(case_scores, limit)
-        ]
+        intent = result_intent(query)
+        kinds = intent.kinds if intent else None
+        by_outcome = filters is not None and bool(filters.outcome_kinds or filters.outcome_status)
+        outcome_filter = filters if by_outcome else None
+        hits = []
+        for position in _top(case_scores, limit):
+            weak = bool(
+                dense[position] < self.fusion.floor_dense
+                and coverage[position] < self.fusion.floor_coverage
+            )
+            hits.append(
+                self._hit(
+                    position,
+                    case_scores,
+                    facets,
+                    passage_scores,
+                    tokens,
+                    weak=weak,
+                    results=self._results(position, kinds, outcome_filter),
+                )
+            )
+        return [h for h in hits if not h.weak] + [h for h in hits if h.weak]
+
+    def _results(
+        self, position: int, kinds: tuple[str, ...] | None, filters: Filters | None
+    ) -> tuple[str, ...]:
+        """The outcomes that answer a results question or meet the outcome filters."""
+        if kinds is None and filters is None:
+            return ()
+        out = []
+        order = {"achieved": 0, "estimated": 1, "target": 2}
+        outcomes = sorted(self.cases[position]["outcomes"], key=lambda o: (order[o[1]], -o[2]))
+        for kind, status, _, sentence in outcomes:
+            if not sentence:
+                continue
+            if filters is not None and not filters.wants_outcome(kind, status):
+                continue
+            if kinds and kind not in kinds:
+                continue
+            out.append(sentence)
+        return tuple(out[:2])
 
     def _hit(
         self,
@@ -444,17 +738,22 @@ class Searcher:
         facets: Mapping[str, Iterable[str]],
         passage_scores: NDArray[np.float32],
         tokens: set[str],
+        *,
+        weak: bool = False,
+        results: tuple[str, ...] = (),
     ) -> SearchHit:
         """A result with why it matched: its best passage and the facets it shares."""
-        case = self.entries[position].case
+        case = self.cases[position]
         section, passage = self._best_passage(position, passage_scores, tokens)
         return SearchHit(
-            case_id=case.id,
-            title=case.title,
+            case_id=case["id"],
+            title=case["title"],
             score=round(float(np.clip(scores[position], 0.0, 1.0)), 4),
             section=section,
             passage=passage,
-            shared_facets=_shared(case, facets),
+            shared_facets=self._shared(case, facets),
+            results=results,
+            weak=weak,
         )
 
     def similar(
@@ -473,7 +772,7 @@ class Searcher:
                 else "ids are the file names in content/"
             )
             raise SearchError(f"no case study with id '{case_id}'; hint: {hint}")
-        source = self.entries[position]
+        source = self.cases[position]
         config = self.likeness
         centroids = self._case_centroids()
         if config.dense == "maxsim":
@@ -485,20 +784,19 @@ class Searcher:
             dense = (profiles @ profiles[position]).astype(np.float32)
         else:
             dense = (centroids @ centroids[position]).astype(np.float32)
-        query_text = _profile_text(source)
-        tokens = self._tokens(query_text)
-        lexical = self._bm25(tokens) if config.lexical else np.zeros_like(dense)
+        tokens = self._tokens(source["profile"])
+        lexical = self._bm25(tokens)[0] if config.lexical else np.zeros_like(dense)
         allowed = self._allowed(filters)
         allowed[position] = False
         if config.lexical:
             fused = self._fuse(dense, lexical, allowed)
         else:
             fused = np.where(allowed, (dense.astype(np.float64) + 1) / 2, -1.0)
-        overlap = self._facet_overlap(source.case, config.facets)
+        overlap = self._facet_overlap(position, config.facets)
         weight = config.facet_weight
         final = np.where(allowed, (1 - weight) * fused + weight * overlap, -1.0)
         passage_scores = (self.data.vectors @ centroids[position]).astype(np.float32)
-        facets = {f: _values(source.case, f) for f in FACET_FIELDS}
+        facets = {f: tuple(source["facets"].get(f, ())) for f in FACET_FIELDS}
         token_set = set(tokens)
         return [
             self._hit(other, final, facets, passage_scores, token_set)
@@ -509,14 +807,10 @@ class Searcher:
 
     def passage_text(self, row: int) -> tuple[str, str]:
         """(section heading, raw text) of a vector row."""
-        entry = self.entries[int(self.data.passage_case[row])]
+        position = int(self.data.passage_case[row])
         section, start, end = (int(x) for x in self.data.passage_meta[row])
-        if section == PROFILE:
-            return "Summary", _profile_text(entry)[start:end]
-        if section == PREAMBLE:
-            return "Introduction", preamble_text(entry)[start:end]
-        part = entry.sections[section]
-        return part.heading, part.text[start:end]
+        heading, text = self.data.part_text(position, section)
+        return heading, text[start:end]
 
     def _best_passage(
         self, position: int, passage_scores: NDArray[np.float32], tokens: set[str]
@@ -531,6 +825,8 @@ class Searcher:
             if position + 1 < len(self.data.case_start)
             else len(passage_scores)
         )
+        if end <= start:
+            return "", ""
         rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:3]
         best_row, best_value = int(rows[0]), -np.inf
         for row in rows:
@@ -564,25 +860,34 @@ class Searcher:
 
     def _query_facets(self, query: str) -> dict[str, tuple[str, ...]]:
         """Vocabulary terms (topics, ICS, region) named in the query's words."""
-        if self._label_terms is None:
-            vocab = load_vocabularies()
-            terms = []
-            for name in _QUERY_FACETS:
-                for term in vocab.for_field(name).terms:
-                    for spelling in {term.label, *term.aliases}:
-                        stems = tuple(self._tokens(spelling))
-                        if stems:
-                            terms.append((name, term.id, stems))
-            self._label_terms = terms
         words = self._tokens(query)
         found: dict[str, list[str]] = {}
-        for name, term_id, stems in self._label_terms:
+        for name, term_id, stems in self.data.store.get("query_terms", ()):
             n = len(stems)
-            if any(tuple(words[i : i + n]) == stems for i in range(len(words) - n + 1)):
+            if any(words[i : i + n] == stems for i in range(len(words) - n + 1)):
                 ids = found.setdefault(name, [])
                 if term_id not in ids:
                     ids.append(term_id)
         return {k: tuple(v) for k, v in found.items()}
+
+    def _shared(
+        self, case: Mapping[str, Any], wanted: Mapping[str, Iterable[str]]
+    ) -> dict[str, tuple[str, ...]]:
+        """Field -> ids the case study has among those wanted (ICS predecessors count)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name in FACET_FIELDS:
+            if name not in wanted:
+                continue
+            values = wanted[name]
+            targets = set(_expand_ics(values, self._predecessors)) if name == "ics" else set(values)
+            common = tuple(v for v in case["facets"].get(name, ()) if v in targets)
+            if common:
+                out[name] = common
+        return out
+
+    def label(self, field_name: str, value: str) -> str:
+        """The label of a vocabulary id, as stored in the index."""
+        return self._labels.get(field_name, {}).get(value, value)
 
     def _case_centroids(self) -> NDArray[np.float32]:
         if self._centroids is None:
@@ -604,18 +909,18 @@ class Searcher:
         return best.mean(axis=0).astype(np.float32)
 
     def _facet_overlap(
-        self, source: CaseStudy, facets: tuple[str, ...] = _SIMILAR_FACETS
+        self, position: int, facets: tuple[str, ...] = _SIMILAR_FACETS
     ) -> NDArray[np.float64]:
         """Jaccard overlap of the descriptive facets of each case study with the source's."""
         if self._facet_matrix is None:
             keys = sorted(
-                {(f, v) for e in self.entries for f in FACET_FIELDS for v in _values(e.case, f)}
+                {(f, v) for c in self.cases for f, vs in c["facets"].items() for v in vs}
             )
             column = {key: i for i, key in enumerate(keys)}
-            matrix = np.zeros((len(self.entries), len(keys)), dtype=np.float32)
-            for row, entry in enumerate(self.entries):
-                for f in FACET_FIELDS:
-                    for v in _values(entry.case, f):
+            matrix = np.zeros((len(self.cases), len(keys)), dtype=np.float32)
+            for row, case in enumerate(self.cases):
+                for f, vs in case["facets"].items():
+                    for v in vs:
                         matrix[row, column[(f, v)]] = 1.0
             self._facet_matrix, self._facet_column = matrix, column
         column = self._facet_column
@@ -624,11 +929,11 @@ class Searcher:
         column = {key: i for i, key in enumerate(k for k in column if k[0] in facets)}
         mine = np.zeros(matrix.shape[1], dtype=np.float32)
         for f in facets:
-            for v in _values(source, f):
+            for v in self.cases[position]["facets"].get(f, ()):
                 if (f, v) in column:
                     mine[column[(f, v)]] = 1.0
         if not mine.any():
-            return np.zeros(len(self.entries))
+            return np.zeros(len(self.cases))
         common = matrix @ mine
         union = matrix.sum(axis=1) + mine.sum() - common
         return np.where(union > 0, common / np.maximum(union, 1), 0.0).astype(np.float64)
@@ -672,36 +977,27 @@ def _merge(*maps: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _shared(case: CaseStudy, wanted: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    """Field -> ids the case study has among those wanted (ICS predecessors count)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for name in FACET_FIELDS:
-        if name not in wanted:
-            continue
-        targets = set(_expand_ics(wanted[name])) if name == "ics" else set(wanted[name])
-        common = tuple(v for v in _values(case, name) if v in targets)
-        if common:
-            out[name] = common
-    return out
-
-
-def describe_hit(hit: SearchHit, case: CaseStudy) -> dict[str, Any]:
+def describe_hit(hit: SearchHit, searcher: Searcher) -> dict[str, Any]:
     """A hit as plain data for JSON output, with where it ran and labels beside ids."""
-    vocab = load_vocabularies()
+    case = searcher.cases[searcher._position[hit.case_id]]
+    labels = case["labels"]
+    facets = case["facets"]
     return {
         "id": hit.case_id,
         "title": hit.title,
-        "ics": list(case.ics),
-        "ics_labels": [vocab.ics.label(i) for i in case.ics],
-        "region": list(case.region),
-        "region_labels": [vocab.regions.label(r) for r in case.region],
-        "tiers": list(case.tiers),
-        "tier_labels": [vocab.tiers.label(t) for t in case.tiers],
+        "ics": list(facets.get("ics", ())),
+        "ics_labels": list(labels["ics"]),
+        "region": list(facets.get("region", ())),
+        "region_labels": list(labels["region"]),
+        "tiers": list(facets.get("tiers", ())),
+        "tier_labels": list(labels["tiers"]),
         "score": hit.score,
+        "weak": hit.weak,
         "section": hit.section,
         "passage": hit.passage,
+        "results": list(hit.results),
         "shared_facets": {
-            name: [{"id": v, "label": vocab.for_field(name).label(v)} for v in values]
+            name: [{"id": v, "label": searcher.label(name, v)} for v in values]
             for name, values in hit.shared_facets.items()
         },
     }
@@ -716,39 +1012,62 @@ def find(
     filters: Filters | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
-    """Load the library and its index, run a search (or 'similar'), return rows for display."""
-    from kb.content import load_library
-
-    entries = load_library(content_dir)
-    searcher = Searcher.open(cache_dir, entries)
+    """Open the index (reading the content only if it changed), run a search (or 'similar'),
+    return rows for display."""
+    searcher = Searcher.open(cache_dir, content_dir=content_dir)
     if similar_to is not None:
         hits = searcher.similar(similar_to, filters=filters, limit=limit)
     else:
         hits = searcher.search(query or "", filters=filters, limit=limit)
-    by_id = {e.case.id: e for e in entries}
-    return [describe_hit(hit, by_id[hit.case_id].case) for hit in hits]
+    return [describe_hit(hit, searcher) for hit in hits]
 
 
-def format_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Results as text for people: title, where, tiers, score, and why each matched."""
+def _row_lines(number: int, row: Mapping[str, Any]) -> list[str]:
+    where = " | ".join(
+        part for part in (", ".join(row["ics_labels"]), ", ".join(row["region_labels"])) if part
+    )
+    lines = [f"{number}. {row['title']}  [{row['id']}]"]
+    lines.append(
+        f"   {where or 'national'} | tiers: {', '.join(row['tier_labels'])}"
+        f" | score {row['score']:.2f}"
+    )
+    for result in row.get("results", ()):
+        lines.append(f"   result: {result}")
+    if row["passage"]:
+        lines.append(f"   matched in {row['section']}: {row['passage']}")
+    if row["shared_facets"]:
+        shared = "; ".join(
+            f"{FIELD_LABELS.get(name, name)}: " + ", ".join(v["label"] for v in values)
+            for name, values in row["shared_facets"].items()
+        )
+        lines.append(f"   shares {shared}")
+    lines.append("")
+    return lines
+
+
+def format_rows(rows: Sequence[Mapping[str, Any]], query: str | None = None) -> str:
+    """Results as text for people: title, where, tiers, score, and why each matched.
+
+    Weak matches (below the relevance floor) are listed apart; when every match is weak, the
+    text says so and suggests what to try.
+    """
     if not rows:
         return "No case studies match. Try other words or fewer filters."
+    strong = [r for r in rows if not r.get("weak")]
+    weak = [r for r in rows if r.get("weak")]
     lines: list[str] = []
-    for number, row in enumerate(rows, 1):
-        where = " | ".join(
-            part for part in (", ".join(row["ics_labels"]), ", ".join(row["region_labels"])) if part
-        )
-        lines.append(f"{number}. {row['title']}  [{row['id']}]")
-        lines.append(
-            f"   {where or 'national'} | tiers: {', '.join(row['tier_labels'])}"
-            f" | score {row['score']:.2f}"
-        )
-        lines.append(f"   matched in {row['section']}: {row['passage']}")
-        if row["shared_facets"]:
-            shared = "; ".join(
-                f"{FIELD_LABELS.get(name, name)}: " + ", ".join(v["label"] for v in values)
-                for name, values in row["shared_facets"].items()
-            )
-            lines.append(f"   shares {shared}")
-        lines.append("")
+    if not strong:
+        lines += [
+            "No good match" + (f" for '{query}'" if query else "") + ": nothing in the library "
+            "is clearly about it. Try other words (what was done, for whom), a filter such as "
+            "--topic or --region (`kb vocab topics` lists topics), or `kb stats` for what the "
+            "library covers.",
+            "",
+        ]
+    for number, row in enumerate(strong, 1):
+        lines += _row_lines(number, row)
+    if weak:
+        lines += ["Weak matches (below the relevance floor):", ""]
+        for number, row in enumerate(weak, len(strong) + 1):
+            lines += _row_lines(number, row)
     return "\n".join(lines).rstrip()

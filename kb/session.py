@@ -14,7 +14,6 @@ files or prints. Contributed text is escaped (HTML) or quoted as validated Markd
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import yaml
 from kb.content import Entry
 from kb.errors import SearchError
 from kb.figures import format_outcome, format_source
+from kb.passages import is_placeholder, without_placeholders
 from kb.search import Filters, Searcher, SearchHit
 from kb.vocab import load_vocabularies, normalise
 
@@ -49,12 +49,6 @@ __all__ = [
 Format = Literal["md", "html"]
 MIN_MINUTES = 30
 _STATUS = {"achieved": "Achieved", "estimated": "Estimate", "target": "Target"}
-# sentences that say the sources are silent: never a reason to pick a case study
-_SILENT = re.compile(
-    r"[^.\n]*\b(not stated|not described|do(es)? not (say|describe|state|report|give)|"
-    r"no (figures|information|details?) (are |is )?(given|reported|stated))\b[^.\n]*\.?",
-    re.IGNORECASE,
-)
 _STOP = frozenset(
     [
         "a",
@@ -199,7 +193,8 @@ def case_words(entry: Entry) -> set[str]:
     parts = [case.title, case.summary, case.cohort or "", *case.interventions]
     parts += [vocab.topics.label(t) for t in case.topics]
     parts += [s.text for s in entry.sections]
-    text = _SILENT.sub(" ", "\n".join(parts))
+    # kb.passages decides what is placeholder text, for search and packs alike
+    text = "\n".join(without_placeholders(p) for p in parts if not is_placeholder(p))
     return {_stem(w) for w in normalise(text).split()}
 
 

@@ -498,7 +498,10 @@ def _check_sections(name: str, source: SourceFile, sections: Sequence[Any]) -> l
     for wanted in REQUIRED_SECTIONS:
         section = folded.get(wanted.lower())
         if section is None:
-            close = difflib.get_close_matches(wanted.lower(), list(folded), n=1, cutoff=0.6)
+            # a ratio of 0.6 needs the shorter at least 3/7 of the longer: skip the rest cheaply
+            size = len(wanted)
+            near = [h for h in folded if 3 * len(h) >= size and len(h) <= 3 * size]
+            close = difflib.get_close_matches(wanted.lower(), near, n=1, cutoff=0.6)
             if close and close[0] not in [w.lower() for w in REQUIRED_SECTIONS]:
                 bad = folded[close[0]]
                 problems.append(
@@ -614,19 +617,22 @@ def _check_placeholders(name: str, source: SourceFile, located: Located) -> list
                     code="placeholder",
                 )
             )
-    for offset, text in enumerate(source.body.split("\n")):
-        if text.strip() == PLACEHOLDER:
-            problems.append(
-                Problem(
-                    name,
-                    source.body_line + offset,
-                    1,
-                    "body",
-                    "a TODO placeholder is still in the text",
-                    "replace it with what the sources say, or 'Not stated in the sources.'",
-                    code="placeholder",
-                )
+    lines = [i for i, text in enumerate(source.body.split("\n")) if text.strip() == PLACEHOLDER]
+    for offset in lines[:_MAX_SAME]:
+        problems.append(
+            Problem(
+                name,
+                source.body_line + offset,
+                1,
+                "body",
+                "a TODO placeholder is still in the text",
+                "replace it with what the sources say, or 'Not stated in the sources.'",
+                code="placeholder",
             )
+        )
+    if len(lines) > _MAX_SAME:
+        more = f"... and {len(lines) - _MAX_SAME} more TODO placeholders in the text"
+        problems.append(replace(problems[-1], message=more))
     return problems
 
 
@@ -913,7 +919,7 @@ def _remote_inline_image(match: re.Match[str]) -> bool:
 
 
 Finding = tuple[int, int, str, str, Severity, str]  # source start, end, message, hint, ...
-_View_ = Literal["html", "url", "plain"]
+_ViewName = Literal["html", "url", "plain"]
 
 
 @dataclass(frozen=True)
@@ -921,7 +927,7 @@ class _Rule:
     """A pattern in untrusted text, the view of the text it looks at, and what to say."""
 
     pattern: re.Pattern[str]
-    view: _View_
+    view: _ViewName
     message: str  # {text}: the text found; {tag}: the first group, lower case
     hint: str
     severity: Severity

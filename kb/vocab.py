@@ -136,7 +136,9 @@ class Vocabulary:
         Separators may also sit inside a name ('Cheshire and Merseyside'), so every way of
         grouping the pieces is tried, fewest values first.
         """
-        pieces = re.split(r"(\s*(?:,|;|/|&|\band\b|\+)\s*)", value)
+        if len(value) > 300:  # no list of names is this long; keeps the work bounded
+            return []
+        pieces = re.split(r"(,|;|/|&|\band\b|\+)", value)
         words, seps = pieces[0::2], pieces[1::2]
         if len(words) < 2 or len(words) > 12:
             return []
@@ -152,7 +154,7 @@ class Vocabulary:
                     w + s
                     for w, s in zip(words[start:end], [*seps[start : end - 1], ""], strict=True)
                 )
-                found = self.resolve(text)
+                found = self.resolve(text.strip())
                 rest = best(end) if found else None
                 if found and rest is not None:
                     options.append((found, *rest))

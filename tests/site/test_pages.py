@@ -66,7 +66,8 @@ def test_figures_say_what_they_are(entries: list[Entry]) -> None:
     assert 'class="kb-figure kb-figure-estimated"' in estimate
     assert "At least 5,000 people reached by 2026 (target)" in text[targets:]
     card = next(line for line in text.splitlines() if "12% fewer" in line and "kb-figure" in line)
-    assert 'Service use · compared with the year before · source <a href="#source-1">1</a>, p. 4' in card
+    meta = 'Service use · compared with the year before · source <a href="#source-1">1</a>, p. 4'
+    assert meta in card
 
 
 def test_a_case_page_opens_with_what_changed_and_the_facts_at_a_glance(
@@ -274,7 +275,6 @@ def test_repository_file_url_from_repo_url_and_edit_uri(
 
 def test_the_repository_is_configured_once_in_mkdocs_yml() -> None:
     import yaml
-
     from conftest import MKDOCS_YML
 
     config = yaml.safe_load(MKDOCS_YML.read_text("utf-8").replace("!!python", "#"))

@@ -130,9 +130,9 @@ REAL = case_files()
 @given(st.integers(0, len(REAL) - 1), st.integers(0, 2**32 - 1))
 def test_mutated_real_case_studies(index: int, seed: int) -> None:
     raw = mutate(REAL[index].read_bytes(), random.Random(seed))
-    started = time.perf_counter()
+    started = time.process_time()
     check(raw)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.__name__)
@@ -140,6 +140,6 @@ def test_each_mutation_alone(mutation: Mutation) -> None:
     rng = random.Random(mutation.__name__)
     for path in REAL[:: max(1, len(REAL) // 8)]:
         raw = mutation(path.read_bytes(), rng)
-        started = time.perf_counter()
+        started = time.process_time()
         check(raw)
-        assert time.perf_counter() - started < 2.0
+        assert time.process_time() - started < 2.0

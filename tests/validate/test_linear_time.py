@@ -2,7 +2,7 @@
 
 Each input is a whole case-study body of about 256 KB built from one repeated unit, aimed at a
 pattern that would backtrack: an unclosed tag, comment, attribute list or quote, digits with
-separators, and the like.
+separators, and the like. CPU time is measured, so other work on a shared machine does not count.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def test_worst_inputs_are_checked_in_under_a_second(name: str, tmp_path: Path) -
     path = tmp_path / "case.md"
     path.write_text(HEAD + WORST[name], encoding="utf-8")
     assert path.stat().st_size <= MAX_FILE_BYTES
-    started = time.perf_counter()
+    started = time.process_time()
     problems, _, _ = validate_file(path)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert problems
     assert elapsed < 1.0, f"{name}: {elapsed:.2f} s"
 
@@ -97,9 +97,9 @@ def test_worst_inputs_in_a_front_matter_value(name: str, tmp_path: Path) -> None
     value = WORST[name][: BUDGET - 200]
     path = tmp_path / "case.md"
     path.write_text(f"---\nid: case\ntitle: {json.dumps(value)}\n---\n## Context\nx\n", "utf-8")
-    started = time.perf_counter()
+    started = time.process_time()
     validate_file(path)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_repeated_findings_are_counted_not_listed(tmp_path: Path) -> None:

@@ -1,0 +1,320 @@
+"""How a case study becomes passages (for the model) and words (for BM25): used by index and search.
+
+A case study is read as parts, each a text with a heading:
+- the profile (`PROFILE`): title, what was done, for whom, the summary and the topics;
+- the results (`RESULTS`): each outcome as a plain sentence, with its status;
+- the preamble (`PREAMBLE`): body text before the first level-2 heading, if any;
+- every body section, by its number.
+Text that only says the sources are silent ('Not stated in the sources.', a leftover TODO) is
+removed before anything is embedded, counted or shown: it is never a match or a reason. Parts
+longer than the model reads are cut into overlapping token windows, so nothing is truncated.
+
+`PassageScheme` holds the choices the evaluation compared (bench/eval_retrieval.py --passages);
+`SCHEME` is the one in use, and its name is written into the index, so changing it rebuilds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kb.content import Entry
+
+__all__ = [
+    "PREAMBLE",
+    "PROFILE",
+    "RESULTS",
+    "SCHEME",
+    "Part",
+    "Passage",
+    "PassageScheme",
+    "bm25_text",
+    "bm25_tokens",
+    "clean_markdown",
+    "is_placeholder",
+    "new_stemmer",
+    "parts_for",
+    "passages_for",
+    "profile_text",
+    "results_sentences",
+    "without_placeholders",
+]
+
+PROFILE = -1  # section number of the profile passage
+PREAMBLE = -2  # section number of body text before the first level-2 heading
+RESULTS = -3  # section number of the outcomes passage
+PART_HEADINGS = {PROFILE: "Summary", PREAMBLE: "Introduction", RESULTS: "Results"}
+WINDOW_OVERLAP = 32
+PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
+_SECTION_START = re.compile(r"^##(?!#)")
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"[*_`#>|]+")
+
+# a sentence (or list item) that says the sources are silent: never indexed, shown or a reason
+_SILENT_WORDS = (
+    r"not stated|not described|not specified|do(es)? not (say|describe|state|report|give)|"
+    r"no (figures|information|details?) (are |is |were |was )?(given|reported|stated|published)"
+)
+_SILENT = re.compile(r"[^.!?\n]*\b(" + _SILENT_WORDS + r")\b[^.!?\n]*[.!?]?", re.IGNORECASE)
+# a whole value that is only a placeholder ('Not stated in the sources.', 'none', 'TODO')
+_PLACEHOLDER = re.compile(
+    r"^\W*(none|n/?a|unknown|tbc|todo|not (stated|known|given|described|reported|specified)"
+    r"( in (the|its|either|any) (sources?|report|papers?))?[^.]*)\W*$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(text: str | None) -> bool:
+    """Whether a value says nothing: empty, 'none', 'TODO', 'Not stated in the sources.'."""
+    return text is None or not text.strip() or bool(_PLACEHOLDER.match(text.strip()))
+
+
+def without_placeholders(text: str) -> str:
+    """The text with every sentence that says the sources are silent taken out."""
+    if not _SILENT.search(text):
+        return text
+    lines = []
+    for line in text.split("\n"):
+        kept = _SILENT.sub("", line)
+        if kept.strip(" -*>:;,") or not line.strip():
+            lines.append(kept.rstrip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def clean_markdown(text: str) -> str:
+    """Markdown as plain prose for the model: links keep their words, marks and newlines go."""
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_MARKS.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _drop_link_targets(text: str) -> str:
+    return _MD_LINK.sub(r"\1", text) if "](" in text else text
+
+
+@dataclass(frozen=True)
+class PassageScheme:
+    """What the model reads of a case study (each choice was compared on the tuning half)."""
+
+    profile: str = "what-first"  # 'summary-first': title, summary, for, what; or what-first
+    results: bool = True  # a passage of the outcomes as sentences
+    section_context: bool = False  # prefix section windows with the cohort as well as the title
+
+    @property
+    def name(self) -> str:
+        return (
+            f"parts-v2/profile-{self.profile}/results-{int(self.results)}/"
+            f"context-{int(self.section_context)}/windows-overlap{WINDOW_OVERLAP}"
+        )
+
+
+# Chosen on the tuning half (bench/eval_retrieval.py --passages prints the comparison).
+SCHEME = PassageScheme()
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a case study, placeholders removed: its section number, heading and text."""
+
+    section: int  # PROFILE, RESULTS, PREAMBLE or a body section's number
+    heading: str
+    text: str  # Markdown as written (offsets of passages point into it)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of a case study that gets one vector: a window of one part."""
+
+    section: int  # the part's section number
+    start: int  # character offsets into the part's text
+    end: int
+    text: str  # what the model reads
+
+
+def _labels(field_name: str, values: Sequence[str]) -> list[str]:
+    from kb.vocab import load_vocabularies
+
+    vocabulary = load_vocabularies().for_field(field_name)
+    return [vocabulary.label(v) for v in values]
+
+
+def profile_text(entry: Entry, scheme: PassageScheme = SCHEME) -> str:
+    """The profile passage: title, what was done, for whom, summary and topics."""
+    case = entry.case
+    what = [i for i in case.interventions if not is_placeholder(i)]
+    cohort = None if is_placeholder(case.cohort) else case.cohort
+    summary = without_placeholders(case.summary)
+    parts = [f"{case.title}."]
+    if scheme.profile == "what-first":
+        if what:
+            parts.append("What was done: " + "; ".join(w.rstrip(".") for w in what) + ".")
+        if cohort:
+            parts.append(f"For: {cohort.rstrip('.')}.")
+        parts.append(summary)
+    else:
+        parts.append(summary)
+        if cohort:
+            parts.append(f"For: {cohort.rstrip('.')}.")
+        if what:
+            parts.append("What: " + "; ".join(w.rstrip(".") for w in what) + ".")
+    if case.topics:
+        parts.append("Topics: " + ", ".join(_labels("topics", case.topics)) + ".")
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def results_sentences(entry: Entry) -> list[str]:
+    """Each outcome as a plain sentence ('33% fewer admissions in the first year')."""
+    from kb.figures import figure_sentence
+    from kb.vocab import load_vocabularies
+
+    vocab = load_vocabularies()
+    out = []
+    for outcome in entry.case.outcomes:
+        sentence = without_placeholders(figure_sentence(outcome, vocab)).strip()
+        if sentence and not is_placeholder(sentence):
+            out.append(sentence.rstrip(".") + ".")
+    return out
+
+
+def preamble_text(entry: Entry) -> str:
+    """Body text before the first level-2 heading (usually empty), so that it is indexed too."""
+    lines = []
+    for line in entry.body.split("\n"):
+        if _SECTION_START.match(line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def parts_for(entry: Entry, scheme: PassageScheme = SCHEME) -> list[Part]:
+    """The parts of a case study that are embedded and shown, placeholders removed."""
+    parts = [Part(PROFILE, PART_HEADINGS[PROFILE], profile_text(entry, scheme))]
+    if scheme.results:
+        sentences = results_sentences(entry)
+        if sentences:
+            parts.append(Part(RESULTS, PART_HEADINGS[RESULTS], " ".join(sentences)))
+    preamble = without_placeholders(preamble_text(entry))
+    if preamble:
+        parts.append(Part(PREAMBLE, PART_HEADINGS[PREAMBLE], preamble))
+    for number, section in enumerate(entry.sections):
+        text = without_placeholders(section.text)
+        if text and not is_placeholder(clean_markdown(text)):
+            parts.append(Part(number, section.heading, text))
+    return parts
+
+
+def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple[int, int]]:
+    """Character ranges of overlapping windows of at most `size` tokens covering a text.
+
+    The first window starts at 0 and the last ends at `length`, so nothing between tokens
+    (closing punctuation, for a tokenizer that skips it) is lost either.
+    """
+    if not spans:
+        return []
+    if len(spans) <= size:
+        return [(0, length)]
+    step = max(1, size - WINDOW_OVERLAP)
+    out = []
+    for first in range(0, len(spans), step):
+        last = min(first + size, len(spans)) - 1
+        end = length if last == len(spans) - 1 else spans[last][1]
+        out.append((0 if first == 0 else spans[first][0], end))
+        if last == len(spans) - 1:
+            break
+    return out
+
+
+def passages_for(
+    entry: Entry, embedder: Any, scheme: PassageScheme = SCHEME
+) -> list[Passage]:
+    """Every passage of a case study; long parts become overlapping token windows.
+
+    The profile is read as it is; other parts are prefixed with the title and their heading
+    ('Title - Outcomes: ...'), so a window still says which initiative it is about.
+    """
+    token_spans: Callable[[str], list[tuple[int, int]]] = embedder.token_spans
+    size = max(16, int(embedder.max_tokens) - 2 - PREFIX_ALLOWANCE)
+    title = entry.case.title
+    context = title
+    if scheme.section_context and not is_placeholder(entry.case.cohort):
+        context = f"{title} (for {entry.case.cohort})"
+    passages = []
+    for part in parts_for(entry, scheme):
+        text = part.text
+        windows = _windows(token_spans(text), size, len(text)) or [(0, len(text))]
+        for start, end in windows:
+            if part.section == PROFILE:
+                passages.append(Passage(PROFILE, start, end, text[start:end]))
+                continue
+            body = clean_markdown(text[start:end])
+            prefixed = f"{context} - {part.heading}: {body}"
+            passages.append(Passage(part.section, start, end, prefixed))
+    return passages
+
+
+def bm25_text(entry: Entry) -> str:
+    """The BM25 document of a case study: its words and the labels of its metadata.
+
+    Title and summary count twice, as a lead paragraph would in a search engine. Placeholder
+    sentences are left out.
+    """
+    case = entry.case
+    parts = [case.title, case.title, case.summary, case.summary]
+    parts += case.organisations + case.partners + case.interventions
+    parts += [case.place or "", case.cohort or ""]
+    parts += [o.metric for o in case.outcomes]
+    parts += _metadata_words(entry)
+    # BM25 words ignore Markdown marks; only link targets would add noise words
+    parts.append(_drop_link_targets(preamble_text(entry)))
+    parts += [f"{s.heading} {_drop_link_targets(s.text)}" for s in entry.sections]
+    return "\n".join(without_placeholders(p) for p in parts if p and not is_placeholder(p))
+
+
+def _metadata_words(entry: Entry) -> list[str]:
+    from kb.vocab import load_vocabularies
+
+    vocab = load_vocabularies()
+    case = entry.case
+    words: list[str] = []
+    for field_name in (
+        "ics",
+        "region",
+        "level",
+        "tiers",
+        "kaiser_level",
+        "meps",
+        "three_cs",
+        "enablers",
+        "challenges",
+        "drivers",
+        "topics",
+    ):
+        vocabulary = vocab.for_field(field_name)
+        for value in getattr(case, field_name):
+            try:
+                term = vocabulary.get(value)
+            except KeyError:
+                words.append(value)
+                continue
+            words.append(term.label)
+            words.extend(term.aliases)
+    if case.status:
+        words.append(vocab.statuses.label(case.status))
+    return words
+
+
+def bm25_tokens(text: str, stemmer: Any, stopwords: frozenset[str]) -> list[str]:
+    """Lower-cased words of two or more characters, stop words out, stemmed (as bm25s does)."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    return list(stemmer.stemWords(words))
+
+
+def new_stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")

@@ -1,0 +1,434 @@
+// The ranking of `kb search` (kb/search.py), in the browser: BM25 and dense scores fused by
+// reciprocal rank, the lexical credit scaled by the query's coverage, outcome-aware boosts for
+// questions about results, a relevance floor, and each hit's best passage, snippet, shared
+// facets and result sentences. Every parameter comes from data.json, written from kb.search by
+// kb/site_search.py, so a change to the Python ranking reaches the site with the next build.
+
+import { stem } from "./stemmer.js";
+
+const WORD = /[\p{L}\p{N}_]{2,}/gu;
+const MD_LINK = /\[([^\]]*)\]\([^)]*\)/g;
+const MD_MARKS = /[*_`#>|]+/g;
+const ASTRAL = /[\uD800-\uDFFF]/;
+
+// text[start:end] counted in code points, as Python slices strings
+export function slice(text, start, end) {
+  if (!ASTRAL.test(text)) return text.slice(start, end);
+  return Array.from(text).slice(start, end).join("");
+}
+
+const length = (text) => (ASTRAL.test(text) ? Array.from(text).length : text.length);
+
+export function cleanMarkdown(text) {
+  return text.replace(MD_LINK, "$1").replace(MD_MARKS, " ").replace(/\s+/g, " ").trim();
+}
+
+export class Ranker {
+  constructor(data, texts) {
+    this.data = data;
+    this.texts = texts;
+    this.params = data.params;
+    this.fusion = data.params.fusion;
+    const bm25 = data.bm25;
+    this.stopwords = new Set(bm25.stopwords);
+    this.queryStopwords = new Set([...bm25.stopwords, ...data.params.queryStopwords]);
+    this.vocab = new Map(bm25.vocab.map((t, i) => [t, i]));
+    this.idf = bm25.idf;
+    this.maxIdf = this.idf.length ? Math.max(...this.idf) : 1;
+    this.cases = data.cases;
+    this.caseStart = data.caseStart;
+    this.passages = data.passages;
+    this.stems = new Map();
+    this.outcomeCache = new Map();
+  }
+
+  setBm25(buffer) {
+    const { terms, nonzero, indexBytes } = this.data.bm25;
+    this.indptr = new Uint32Array(buffer, 0, terms + 1);
+    this.values = new Float32Array(buffer, (terms + 1) * 4, nonzero);
+    const at = (terms + 1) * 4 + nonzero * 4;
+    this.indices = indexBytes === 2
+      ? new Uint16Array(buffer.slice(at, at + nonzero * 2))
+      : new Uint32Array(buffer.slice(at, at + nonzero * 4));
+  }
+
+  // decode the packed passage vectors (kb.site_search.encode_vectors) into one float matrix
+  setVectors(buffer) {
+    const spec = this.data.vectors;
+    const bytes = new Uint8Array(buffer);
+    const { rows, dimension, rowBytes, bits, offset, scale, levels } = spec;
+    const matrix = new Float32Array(rows * dimension);
+    const tables = bits.map((b, d) => {
+      const base = b === 8 ? Array.from({ length: 256 }, (_, c) => c) : levels[String(b)];
+      return Float32Array.from(base, (v) => offset[d] + scale[d] * v);
+    });
+    for (let r = 0; r < rows; r += 1) {
+      let bit = r * rowBytes * 8;
+      const out = r * dimension;
+      for (let d = 0; d < dimension; d += 1) {
+        let code = 0;
+        for (let k = 0; k < bits[d]; k += 1, bit += 1) {
+          code |= ((bytes[bit >> 3] >> (bit & 7)) & 1) << k;
+        }
+        matrix[out + d] = tables[d][code];
+      }
+    }
+    this.vectors = matrix;
+    this.dimension = dimension;
+  }
+
+  stemWord(word) {
+    let found = this.stems.get(word);
+    if (found === undefined) {
+      found = stem(word);
+      this.stems.set(word, found);
+    }
+    return found;
+  }
+
+  tokens(text, stopwords = this.stopwords) {
+    const words = text.toLowerCase().match(WORD) || [];
+    return words.filter((w) => !stopwords.has(w)).map((w) => this.stemWord(w));
+  }
+
+  queryTokens(text) {
+    const tokens = this.tokens(text, this.queryStopwords);
+    return tokens.length ? tokens : this.tokens(text);
+  }
+
+  bm25(tokens) {
+    const n = this.cases.length;
+    const scores = new Float64Array(n);
+    const matched = new Float64Array(n);
+    const unique = [...new Set(tokens)];
+    let total = 0;
+    for (const t of unique) total += this.vocab.has(t) ? this.idf[this.vocab.get(t)] : this.maxIdf;
+    const ids = [...new Set(unique.filter((t) => this.vocab.has(t)).map((t) => this.vocab.get(t)))];
+    const docCase = this.data.bm25.docCase;
+    for (const id of ids) {
+      for (let j = this.indptr[id]; j < this.indptr[id + 1]; j += 1) {
+        const c = docCase[this.indices[j]];
+        scores[c] = Math.fround(scores[c] + this.values[j]);
+        matched[c] += this.idf[id];
+      }
+    }
+    const coverage = total > 0 ? matched.map((m) => m / total) : matched;
+    return [scores, coverage];
+  }
+
+  passageScores(vector) {
+    const rows = this.passages.length;
+    const out = new Float32Array(rows);
+    const dim = this.dimension;
+    const m = this.vectors;
+    for (let r = 0; r < rows; r += 1) {
+      let sum = 0;
+      const base = r * dim;
+      for (let d = 0; d < dim; d += 1) sum += m[base + d] * vector[d];
+      out[r] = sum;
+    }
+    return out;
+  }
+
+  caseDense(scores) {
+    const n = this.cases.length;
+    const best = new Float64Array(n);
+    const second = this.fusion.second;
+    for (let c = 0; c < n; c += 1) {
+      const start = this.caseStart[c];
+      const end = c + 1 < n ? this.caseStart[c + 1] : scores.length;
+      let top = -Infinity;
+      let next = -Infinity;
+      for (let r = start; r < end; r += 1) {
+        if (scores[r] > top) { next = top; top = scores[r]; } else if (scores[r] > next) next = scores[r];
+      }
+      if (end <= start) top = 0;
+      if (second > 0) {
+        if (next === -Infinity) next = top;
+        best[c] = (top + second * next) / (1 + second);
+      } else {
+        best[c] = top;
+      }
+    }
+    return best;
+  }
+
+  allowed(filters) {
+    const pred = this.data.icsPredecessors || {};
+    return this.cases.map((c) => {
+      for (const [name, wanted] of Object.entries(filters.facets || {})) {
+        if (!wanted.length) continue;
+        const targets = name === "ics" ? expandIcs(wanted, pred) : wanted;
+        const have = c.facets[name] || [];
+        if (!have.some((v) => targets.includes(v))) return false;
+      }
+      if (filters.evidenceMin && (c.evidence || 0) < filters.evidenceMin) return false;
+      return true;
+    });
+  }
+
+  fuse(dense, lexical, allowed, coverage) {
+    const f = this.fusion;
+    const out = new Float64Array(dense.length).fill(-1);
+    const idx = [];
+    allowed.forEach((ok, i) => { if (ok) idx.push(i); });
+    if (!idx.length) return out;
+    const d = idx.map((i) => dense[i]);
+    const b = idx.map((i) => lexical[i]);
+    if (f.method === "rrf") {
+      const rd = ranks(d);
+      const rb = ranks(b);
+      const best = (f.dense_weight + f.lexical_weight) / (f.k + 1);
+      idx.forEach((i, j) => {
+        let credit = 1;
+        if (coverage && f.coverage_power > 0) {
+          credit = Math.min(1, Math.max(0, coverage[i])) ** f.coverage_power;
+        }
+        const lex = b[j] > 0 ? (f.lexical_weight * credit) / (f.k + rb[j]) : 0;
+        out[i] = (f.dense_weight / (f.k + rd[j]) + lex) / best;
+      });
+    } else {
+      const md = minmax(d);
+      const mb = minmax(b);
+      idx.forEach((i, j) => { out[i] = f.alpha * md[j] + (1 - f.alpha) * mb[j]; });
+    }
+    return out;
+  }
+
+  resultIntent(query) {
+    const text = ` ${query.toLowerCase().replace(/[^\p{L}\p{N}_&£%-]+/gu, " ")} `;
+    const kinds = [];
+    const cues = [];
+    let generic = false;
+    for (const cue of this.params.resultCues) {
+      for (const phrase of cue.words) {
+        if (text.includes(` ${phrase} `)) {
+          cues.push(phrase);
+          if (cue.kinds.length) {
+            for (const k of cue.kinds) if (!kinds.includes(k)) kinds.push(k);
+          } else {
+            generic = true;
+          }
+        }
+      }
+    }
+    if (query.includes("£")) {
+      if (!kinds.includes("financial")) kinds.push("financial");
+      cues.push("£");
+    }
+    if (!kinds.length && !generic) return null;
+    return { kinds, cues: [...new Set(cues)] };
+  }
+
+  outcomeCredit(kinds) {
+    const key = kinds.join(" ");
+    if (!this.outcomeCache.has(key)) {
+      const credit = this.params.outcomeCredit;
+      this.outcomeCache.set(key, this.cases.map((c) => {
+        let best = 0;
+        for (const [kind, status, numeric] of c.outcomes || []) {
+          if (kinds.length && !kinds.includes(kind)) continue;
+          best = Math.max(best, (credit[status] || 0) * (numeric ? 1 : credit.noFigure));
+        }
+        return best;
+      }));
+    }
+    return this.outcomeCache.get(key);
+  }
+
+  // case scores (-1 = filtered out) for a query; vector null = keywords only
+  score(query, filters, vector) {
+    const allowed = this.allowed(filters);
+    const [lexical, coverage] = this.bm25(this.queryTokens(query));
+    const rows = this.passages.length;
+    if (!vector) {
+      let top = 0;
+      allowed.forEach((ok, i) => { if (ok && lexical[i] > top) top = lexical[i]; });
+      const cases = Float64Array.from(lexical, (v, i) => (allowed[i] && v > 0 ? v / top : -1));
+      return { cases, passageScores: new Float32Array(rows), dense: null, coverage };
+    }
+    const passageScores = this.passageScores(vector);
+    const dense = this.caseDense(passageScores);
+    let cases = this.fuse(dense, lexical, allowed, coverage);
+    const intent = this.resultIntent(query);
+    if (intent && this.fusion.outcome_boost > 0) {
+      const credit = this.outcomeCredit(intent.kinds);
+      cases = cases.map((v, i) => (
+        allowed[i] ? Math.min(1, Math.max(0, v + this.fusion.outcome_boost * credit[i])) : -1));
+    }
+    return { cases, passageScores, dense, coverage };
+  }
+
+  search(query, filters, vector, limit = 10) {
+    const { cases, passageScores, dense, coverage } = this.score(query, filters, vector);
+    const tokens = new Set(this.queryTokens(query));
+    const facets = merge(filters.facets || {}, this.queryFacets(query));
+    const intent = vector ? this.resultIntent(query) : null;
+    const order = [];
+    cases.forEach((v, i) => { if (v >= 0) order.push(i); });
+    order.sort((a, b) => cases[b] - cases[a] || a - b);
+    const hits = order.slice(0, limit).map((position) => {
+      const weak = Boolean(dense && dense[position] < this.fusion.floor_dense
+        && coverage[position] < this.fusion.floor_coverage);
+      const [section, passage] = this.bestPassage(position, passageScores, tokens);
+      const c = this.cases[position];
+      return {
+        id: c.id,
+        position,
+        score: Math.round(Math.min(1, Math.max(0, cases[position])) * 1e4) / 1e4,
+        weak,
+        section,
+        passage,
+        shared: this.shared(c, facets),
+        results: this.results(c, intent ? intent.kinds : null),
+      };
+    });
+    return [...hits.filter((h) => !h.weak), ...hits.filter((h) => h.weak)];
+  }
+
+  passageText(row) {
+    const position = this.caseOf(row);
+    const [section, start, end] = this.passages[row];
+    const part = (this.texts[position] || {})[String(section)];
+    if (!part) return ["", ""];
+    return [part[0], slice(part[1], start, end)];
+  }
+
+  caseOf(row) {
+    let low = 0;
+    let high = this.caseStart.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.caseStart[mid] <= row) low = mid; else high = mid - 1;
+    }
+    return low;
+  }
+
+  bestPassage(position, scores, tokens) {
+    const start = this.caseStart[position];
+    const end = position + 1 < this.caseStart.length ? this.caseStart[position + 1] : scores.length;
+    if (end <= start) return ["", ""];
+    const rows = [];
+    for (let r = start; r < end; r += 1) rows.push(r);
+    rows.sort((a, b) => scores[b] - scores[a] || a - b);
+    let bestRow = rows[0];
+    let bestValue = -Infinity;
+    for (const row of rows.slice(0, this.params.passageCandidates)) {
+      const [, text] = this.passageText(row);
+      const words = new Set(this.tokens(text));
+      let common = 0;
+      for (const t of tokens) if (words.has(t)) common += 1;
+      const value = scores[row] + (this.params.passageWordWeight * common) / Math.max(1, tokens.size);
+      if (value > bestValue) { bestRow = row; bestValue = value; }
+    }
+    const [heading, text] = this.passageText(bestRow);
+    return [heading, this.snippet(text, tokens)];
+  }
+
+  snippet(text, tokens) {
+    const limit = this.params.snippetChars;
+    const plain = cleanMarkdown(text);
+    if (length(plain) <= limit) return plain;
+    const sentences = plain.split(/(?<=[.!?])\s+/);
+    const hits = sentences.map((s) => this.tokens(s).filter((t, i, all) => all.indexOf(t) === i
+      && tokens.has(t)).length);
+    let best = 0;
+    hits.forEach((h, i) => { if (h > hits[best]) best = i; });
+    let first = best;
+    let last = best;
+    let out = sentences[best];
+    while (length(out) < limit && (first > 0 || last < sentences.length - 1)) {
+      if (last < sentences.length - 1) last += 1; else if (first > 0) first -= 1;
+      out = sentences.slice(first, last + 1).join(" ");
+    }
+    if (length(out) > limit) {
+      const cut = slice(out, 0, limit);
+      const space = cut.lastIndexOf(" ");
+      out = `${space >= 0 ? cut.slice(0, space) : cut} ...`;
+    }
+    return (first > 0 ? "... " : "") + out;
+  }
+
+  queryFacets(query) {
+    const words = this.tokens(query);
+    const found = {};
+    for (const [name, id, stems] of this.data.queryTerms) {
+      const n = stems.length;
+      for (let i = 0; i + n <= words.length; i += 1) {
+        if (stems.every((s, j) => words[i + j] === s)) {
+          found[name] = found[name] || [];
+          if (!found[name].includes(id)) found[name].push(id);
+          break;
+        }
+      }
+    }
+    return found;
+  }
+
+  shared(c, wanted) {
+    const out = {};
+    const pred = this.data.icsPredecessors || {};
+    for (const name of this.params.facetFields) {
+      if (!wanted[name]) continue;
+      const targets = name === "ics" ? expandIcs(wanted[name], pred) : wanted[name];
+      const common = (c.facets[name] || []).filter((v) => targets.includes(v));
+      if (common.length) out[name] = common;
+    }
+    return out;
+  }
+
+  results(c, kinds) {
+    if (kinds === null) return [];
+    const order = { achieved: 0, estimated: 1, target: 2 };
+    const outcomes = [...(c.outcomes || [])].map((o, i) => [o, i]);
+    outcomes.sort(([a, i], [b, j]) => order[a[1]] - order[b[1]] || b[2] - a[2] || i - j);
+    const out = [];
+    for (const [[kind, , , sentence]] of outcomes) {
+      if (!sentence) continue;
+      if (kinds.length && !kinds.includes(kind)) continue;
+      out.push(sentence);
+    }
+    return out.slice(0, 2);
+  }
+}
+
+function ranks(values) {
+  const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+  const out = new Array(values.length);
+  let first = 0;
+  order.forEach((i, k) => {
+    if (k === 0 || values[i] !== values[order[k - 1]]) first = k;
+    out[i] = first + 1;
+  });
+  return out;
+}
+
+function minmax(values) {
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  if (high - low < 1e-12) return values.map((v) => (high > 0 && v > 0 ? 1 : 0));
+  return values.map((v) => (v - low) / (high - low));
+}
+
+export function expandIcs(ids, predecessors) {
+  const out = [];
+  const todo = [...ids];
+  while (todo.length) {
+    const current = todo.pop();
+    if (out.includes(current)) continue;
+    out.push(current);
+    todo.push(...(predecessors[current] || []));
+  }
+  return out;
+}
+
+function merge(...maps) {
+  const out = {};
+  for (const map of maps) {
+    for (const [key, values] of Object.entries(map)) {
+      out[key] = out[key] || [];
+      for (const v of values) if (!out[key].includes(v)) out[key].push(v);
+    }
+  }
+  return out;
+}
