@@ -26,13 +26,14 @@ serve: $(STAMP)
 build: $(STAMP)
 	$(BIN)/kb build
 
-# Chromium and its driver from Debian, axe-core from npm: what the browser tests need.
+# Chromium and its driver from Debian, axe-core and onnxruntime-web (the site's search runtime)
+# from npm: what the browser tests and the site's search by meaning need.
 browser-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null; fi; \
 	fi
-	@[ -d node_modules/axe-core ] || npm ci --silent --no-audit --no-fund
+	@[ -d node_modules/axe-core ] && [ -d node_modules/onnxruntime-web ] || npm ci --silent --no-audit --no-fund
 
 lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench

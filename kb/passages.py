@@ -143,8 +143,9 @@ def _labels(field_name: str, values: Sequence[str]) -> list[str]:
     return [vocabulary.label(v) for v in values]
 
 
-def profile_text(entry: Entry, scheme: PassageScheme = SCHEME) -> str:
+def profile_text(entry: Entry, scheme: PassageScheme | None = None) -> str:
     """The profile passage: title, what was done, for whom, summary and topics."""
+    scheme = scheme or SCHEME
     case = entry.case
     what = [i for i in case.interventions if not is_placeholder(i)]
     cohort = None if is_placeholder(case.cohort) else case.cohort
@@ -191,8 +192,9 @@ def preamble_text(entry: Entry) -> str:
     return "\n".join(lines).strip()
 
 
-def parts_for(entry: Entry, scheme: PassageScheme = SCHEME) -> list[Part]:
+def parts_for(entry: Entry, scheme: PassageScheme | None = None) -> list[Part]:
     """The parts of a case study that are embedded and shown, placeholders removed."""
+    scheme = scheme or SCHEME
     parts = [Part(PROFILE, PART_HEADINGS[PROFILE], profile_text(entry, scheme))]
     if scheme.results:
         sentences = results_sentences(entry)
@@ -230,13 +232,14 @@ def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple
 
 
 def passages_for(
-    entry: Entry, embedder: Any, scheme: PassageScheme = SCHEME
+    entry: Entry, embedder: Any, scheme: PassageScheme | None = None
 ) -> list[Passage]:
     """Every passage of a case study; long parts become overlapping token windows.
 
     The profile is read as it is; other parts are prefixed with the title and their heading
     ('Title - Outcomes: ...'), so a window still says which initiative it is about.
     """
+    scheme = scheme or SCHEME
     token_spans: Callable[[str], list[tuple[int, int]]] = embedder.token_spans
     size = max(16, int(embedder.max_tokens) - 2 - PREFIX_ALLOWANCE)
     title = entry.case.title

@@ -393,13 +393,15 @@ def export_site_search(
             "bytes": {},
         }
         payload["bytes"] = {
-            name: (tmp / name).stat().st_size for name in ("bm25.bin", "texts.json", "vectors.bin")
+            name: (tmp / name).stat().st_size
+            for name in ("bm25.bin", "texts.json", "vectors.bin")
             if (tmp / name).is_file()
         }
         (tmp / "data.json").write_bytes(_json_bytes(payload))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+        out.chmod(0o755)  # mkdtemp made it private; a web server must read it
         for path in sorted(out.rglob("*")):
             if path.is_file():
                 files[path.relative_to(site_dir).as_posix()] = path.stat().st_size

@@ -27,7 +27,7 @@ CONTENT = Path(__file__).resolve().parents[2] / "content"
 # independent 30-query set over 60 case studies gave hybrid 0.83, and this set has harder kinds
 # (jargon, outcome questions with many relevant cases). The test half is not asserted on here,
 # so that nothing is tuned to it.
-TUNE_NDCG_FLOOR = 0.55
+TUNE_NDCG_FLOOR = 0.80  # measured 0.858 with the ranking chosen on this half
 
 
 def test_metrics_on_known_rankings():

@@ -101,22 +101,45 @@ def test_long_sections_are_split_not_truncated(entries, embedder):
     assert passages[0].section == PROFILE
 
 
+def _garbage_vectors(directory: Path) -> None:
+    next(directory.glob("vectors-*.faiss")).write_bytes(b"garbage")
+
+
+def _partial_vectors(directory: Path) -> None:
+    _truncate(next(directory.glob("vectors-*.faiss")))
+
+
+def reason_of(damage: object) -> str:
+    return getattr(damage, "__name__", "")
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
         (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
-        (lambda d: next(d.glob("vectors-*.faiss")).write_bytes(b"garbage"), "corrupt"),
-        (lambda d: _truncate(next(d.glob("vectors-*.faiss"))), "corrupt"),
-        (lambda d: next(d.glob("bm25-*.npz")).unlink(), "missing"),
+        (_garbage_vectors, "corrupt"),
+        (_partial_vectors, "corrupt"),
+        (lambda d: next(d.glob("search-*.npz")).unlink(), "missing"),
+        (lambda d: _truncate(next(d.glob("search-*.npz"))), "corrupt"),
         (lambda d: _drop_case(d), "does not match"),
     ],
-    ids=["bad-manifest", "garbage-vectors", "partial-vectors", "missing-bm25", "manifest-mismatch"],
+    ids=[
+        "bad-manifest",
+        "garbage-vectors",
+        "partial-vectors",
+        "missing-search",
+        "partial-search",
+        "manifest-mismatch",
+    ],
 )
 def test_damaged_index_is_detected_and_rebuilt(entries, cache_dir, embedder, damage, reason):
     update_index(entries, cache_dir, embedder=embedder)
     damage(cache_dir / "index")
-    with pytest.raises(IndexError_, match="kb index"):
-        Searcher.open(cache_dir, entries, embedder=embedder)
+    if "vectors" not in reason_of(damage):
+        with pytest.raises(IndexError_, match="kb index"):
+            Searcher.open(cache_dir, entries, embedder=embedder)
+    else:  # searches read only the search file; the vector store is for `kb index`
+        assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
     report = update_index(entries, cache_dir, embedder=embedder)
     assert report.rebuilt_reason is not None and reason in report.rebuilt_reason
     assert any("rebuilding" in m for m in report.messages)
@@ -201,13 +224,13 @@ def test_old_keyword_index_is_rebuilt_without_embedding(entries, cache_dir, embe
     update_index(entries, cache_dir, embedder=embedder)
     path = cache_dir / "index" / "manifest.json"
     manifest = json.loads(path.read_text())
-    manifest["bm25_scheme"] = "an older one"
+    manifest["search_scheme"] = "an older one"
     path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexError_, match="keyword index is from an older version"):
+    with pytest.raises(IndexError_, match="search file is from an older version"):
         Searcher.open(cache_dir, entries, embedder=embedder)
     report = update_index(entries, cache_dir, embedder=embedder)
     assert report.embedded == 0 and report.rebuilt_reason is None
-    assert any("keyword index" in m for m in report.messages)
+    assert any("search file" in m for m in report.messages)
     assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
 
 

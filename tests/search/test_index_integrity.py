@@ -256,7 +256,7 @@ MANIFEST_SPECIALS = [
 ]
 
 DATA_FAULTS = [
-    *file_faults([".lock", "manifest.json", "vectors-*.faiss", "bm25-*.npz"], ("manifest.json",)),
+    *file_faults([".lock", "manifest.json", "vectors-*.faiss", "search-*.npz"], ("manifest.json",)),
     *field_faults("manifest.json", Manifest, FIELD_OPS),
     *MANIFEST_SPECIALS,
 ]
@@ -416,9 +416,9 @@ def test_a_warm_load_hashes_nothing(hashing_index, damaged, monkeypatch):
     load_index(folder.parent, entries)
     assert hashed == []
     # a copy that lost its mtimes is hashed once per load, until `kb index` records them again
-    _touch(_file(folder, "vectors-*.faiss"))
+    _touch(_file(folder, "search-*.npz"))
     load_index(folder.parent, entries)
-    assert [p.name for p in hashed] == [_file(folder, "vectors-*.faiss").name]
+    assert [p.name for p in hashed] == [_file(folder, "search-*.npz").name]
     report = update_index(entries, folder.parent, embedder=hashing_index.embedder)
     assert report.embedded == 0 and report.rebuilt_reason is None
     hashed.clear()

@@ -283,6 +283,7 @@ export class Ranker {
         results: this.results(c, intent ? intent.kinds : null),
       };
     });
+    this.ranked = hits.map((h) => h.id); // by score, before weak matches move last
     return [...hits.filter((h) => !h.weak), ...hits.filter((h) => h.weak)];
   }
 
