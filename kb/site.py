@@ -940,7 +940,7 @@ def _search_box(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -
     """A search box for the middle of a page: it opens the site's search with the words typed."""
     return "\n".join(
         [
-            '<form class="kb-home-search" role="search" action="./" method="get">',
+            '<form class="kb-home-search" role="search" action="search/" method="get">',
             '<label for="kb-home-query">Search the case studies in your own words</label>',
             '<div class="kb-home-search-row">',
             '<input type="search" id="kb-home-query" name="q" autocomplete="off" '

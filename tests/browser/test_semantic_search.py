@@ -229,9 +229,11 @@ def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
 
 
 def wait_for(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
 
 
 def site_search(driver: Any, query: str) -> dict[str, Any]:
@@ -321,11 +323,14 @@ def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
         got = site_search(browser, "hypertension")
         assert got["mode"] == "meaning", got
         assert BLOOD_PRESSURE in got["hits"][:5], got["hits"]
-        links = [
-            a.get_attribute("href")
-            for a in browser.find_elements(By.CSS_SELECTOR, "#kb-search-results li h2 a")
-        ]
-        assert any(f"/cases/{BLOOD_PRESSURE}/" in link for link in links[:5])
+        def rendered(d: Any) -> bool:
+            links = [
+                a.get_attribute("href") or ""
+                for a in d.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
+            ]
+            return any(f"/cases/{BLOOD_PRESSURE}/" in link for link in links[:5])
+
+        assert wait_for(browser, rendered)  # the cards follow the ranking once drawn
     finally:
         browser.execute_cdp_cmd(
             "Network.emulateNetworkConditions",
@@ -371,7 +376,7 @@ def test_header_box_leads_to_the_search_page(site: Site, browser: Any) -> None:
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#kb-search-results li"))
     hrefs = [
         a.get_attribute("href")
-        for a in browser.find_elements(By.CSS_SELECTOR, "#kb-search-results li h2 a")
+        for a in browser.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
     ]
     assert hrefs and all("/cases/" in h for h in hrefs)  # case studies only, no help pages
 

@@ -192,16 +192,18 @@ def test_home_search_case_study_and_comparable(site: Site, browser: Any) -> None
     serious = axe_violations(driver, "home")
     assert not serious, describe(serious)
 
-    # Material's search, typed into the header's search box
+    # the header's search box leads to the search page, which lists case studies only
     box = driver.find_element(By.CSS_SELECTOR, "input.md-search__input")
     if not box.is_displayed():  # narrow windows show a search button instead of the box
         driver.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__search']").click()
         wait_for(driver, lambda d: box.is_displayed())
     box.click()
     box.send_keys("falls")
+    box.submit()
+    wait_for(driver, lambda d: "/search/" in d.current_url)
 
     def norfolk_result(d: Any) -> Any:
-        for link in d.find_elements(By.CSS_SELECTOR, ".md-search-result__item a"):
+        for link in d.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a"):
             if f"cases/{NORFOLK}/" in (link.get_attribute("href") or ""):
                 return link
         return False
