@@ -32,6 +32,7 @@ corrupt, partial, edited or from another model is detected and rebuilt, with a m
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -122,8 +124,29 @@ QUERY_FACETS = ("topics", "ics", "region")
 
 
 def passage_scheme() -> str:
-    """The name of the passage scheme in use (read at call time, so a benchmark can swap it)."""
-    return _passages.SCHEME.name
+    """The passage scheme in use (read at call time, so a benchmark can swap it).
+
+    Passages print topic and unit labels, so the scheme names the vocabulary files they come from:
+    editing a label there re-embeds the library.
+    """
+    return f"{_passages.SCHEME.name}/vocab-{_vocab_digest(('topics.yml', 'units.yml'))}"
+
+
+def search_scheme() -> str:
+    """The search file's scheme: its format and every vocabulary file, whose labels and aliases
+    are words a query can match; editing one rebuilds the search file (no embedding)."""
+    return f"{SEARCH_SCHEME}/vocab-{_vocab_digest(None)}"
+
+
+@functools.cache
+def _vocab_digest(names: tuple[str, ...] | None) -> str:
+    """A short hash of the named vocabulary files (all of them for None), read as bytes."""
+    folder = resources.files("kb") / "data" / "vocab"
+    digest = hashlib.sha256()
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if item.name.endswith(".yml") and (names is None or item.name in names):
+            digest.update(item.name.encode("utf-8") + b"\0" + item.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -242,7 +265,7 @@ class Manifest(_Sealed):
     dimension: _Positive
     max_tokens: _Positive
     scheme: str  # the passage scheme's name when written
-    search_scheme: str  # SEARCH_SCHEME when written
+    search_scheme: str  # search_scheme() when written
     generation: _FileName
     files: IndexFiles
     next_id: _Count  # the id the next passage gets
@@ -767,7 +790,7 @@ def _update(
             raise _Stale("the vector dimension changed")
         index, vectors_file = _load_vectors(directory, manifest)
         search_file = manifest.files.search
-        if manifest.search_scheme == SEARCH_SCHEME:
+        if manifest.search_scheme == search_scheme():
             _, search_file = _load_search(directory, manifest)
         kept = IndexFiles(vectors=vectors_file, search=search_file)
     except _Stale as reason:
@@ -842,7 +865,7 @@ def _update(
     report.embedded = total
     report.passages = int(index.ntotal)
 
-    old_search = manifest is not None and manifest.search_scheme != SEARCH_SCHEME
+    old_search = manifest is not None and manifest.search_scheme != search_scheme()
     if old_search:
         report.messages.append("rebuilding the search file: its format changed")
     changed = bool(
@@ -901,7 +924,7 @@ def _write_generation(
         dimension=embedder.dimension,
         max_tokens=embedder.max_tokens,
         scheme=passage_scheme(),
-        search_scheme=SEARCH_SCHEME,
+        search_scheme=search_scheme(),
         generation=generation,
         files=files,
         next_id=next_id,
@@ -938,7 +961,7 @@ def _open(cache_dir: Path, entries: Sequence[Entry] | None) -> SearchData:
             stale = _compare(manifest, entries) if entries is not None else None
             if stale:
                 raise _Stale(stale)
-            if manifest.search_scheme != SEARCH_SCHEME:
+            if manifest.search_scheme != search_scheme():
                 raise _Stale("the search file is from an older version of kb")
             arrays, _ = _load_search(directory, manifest)
             break
