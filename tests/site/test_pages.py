@@ -310,8 +310,8 @@ def test_home_page_markers(entries: list[Entry]) -> None:
     page += "<!-- kb:regions -->"
     text = site.expand_markers(page, "index.md", entries, VOCAB)
     assert "<!--" not in text
-    assert '<form class="kb-home-search" role="search" action="./" method="get">' in text
-    assert 'name="q"' in text  # Material's search opens with ?q=
+    assert '<form class="kb-home-search" role="search" action="search/" method="get">' in text
+    assert 'name="q"' in text  # the search page reads ?q=
     assert "(cases/alpha-falls-east.md)" in text
     assert "12% fewer falls-related admissions in the first year." in text  # its first result
     assert "[Falls](browse/topic/falls.md)&nbsp;(2)" in text
