@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install serve build test check lint types browser-deps bench clean
+.PHONY: install serve build site-deps test check lint types browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,11 +20,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-serve: $(STAMP)
+serve: $(STAMP) site-deps
 	$(BIN)/kb serve
 
-build: $(STAMP)
+build: $(STAMP) site-deps
 	$(BIN)/kb build
+
+# onnxruntime-web from npm, vendored into the site so its search ranks by meaning; without npm the
+# site still builds, and its search matches words only (it says so).
+site-deps:
+	@if [ -d node_modules/onnxruntime-web ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund; \
+	else echo "npm not found: the site's search will match words only (install Node.js and npm for search by meaning)"; fi
 
 # Chromium and its driver from Debian, axe-core and onnxruntime-web (the site's search runtime)
 # from npm: what the browser tests and the site's search by meaning need.
