@@ -60,7 +60,7 @@ _SILENT_WORDS = (
     r"not stated|not described|not specified|do(es)? not (say|describe|state|report|give)|"
     r"no (figures|information|details?) (are |is |were |was )?(given|reported|stated|published)"
 )
-_SILENT = re.compile(r"[^.!?\n]*\b(" + _SILENT_WORDS + r")\b[^.!?\n]*[.!?]?", re.IGNORECASE)
+_SILENT = re.compile(r"\b(" + _SILENT_WORDS + r")\b", re.IGNORECASE)
 # a whole value that is only a placeholder ('Not stated in the sources.', 'none', 'TODO')
 _PLACEHOLDER = re.compile(
     r"^\W*(none|n/?a|unknown|tbc|todo|not (stated|known|given|described|reported|specified)"
@@ -74,13 +74,30 @@ def is_placeholder(text: str | None) -> bool:
     return text is None or not text.strip() or bool(_PLACEHOLDER.match(text.strip()))
 
 
+def _without_silent_sentences(line: str) -> str:
+    """One line less each sentence holding a 'sources are silent' phrase (linear in the line)."""
+    kept: list[str] = []
+    done = 0  # the end of the last sentence taken out
+    for match in _SILENT.finditer(line):
+        if match.start() < done:
+            continue  # the same sentence
+        start = max(line.rfind(mark, done, match.start()) for mark in ".!?") + 1
+        start = max(start, done)
+        ends = [i for i in (line.find(mark, match.end()) for mark in ".!?") if i != -1]
+        end = min(ends) + 1 if ends else len(line)
+        kept.append(line[done:start])
+        done = end
+    kept.append(line[done:])
+    return "".join(kept)
+
+
 def without_placeholders(text: str) -> str:
     """The text with every sentence that says the sources are silent taken out."""
     if not _SILENT.search(text):
         return text
     lines = []
     for line in text.split("\n"):
-        kept = _SILENT.sub("", line)
+        kept = _without_silent_sentences(line)
         if kept.strip(" -*>:;,") or not line.strip():
             lines.append(kept.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
