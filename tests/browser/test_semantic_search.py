@@ -322,13 +322,20 @@ def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
     try:
         got = site_search(browser, "hypertension")
         assert got["mode"] == "meaning", got
-        assert BLOOD_PRESSURE in got["hits"][:5], got["hits"]
+        # the library holds several blood pressure programmes: they lead, Dorset's among them
+        from kb.library import load_library
+
+        topics = {e.id: e.case.topics for e in load_library(ROOT / "content")}
+        assert all("hypertension" in topics[h] for h in got["hits"][:3]), got["hits"]
+        assert BLOOD_PRESSURE in got["hits"][:10], got["hits"]
+        first = got["hits"][0]
+
         def rendered(d: Any) -> bool:
             links = [
                 a.get_attribute("href") or ""
                 for a in d.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
             ]
-            return any(f"/cases/{BLOOD_PRESSURE}/" in link for link in links[:5])
+            return bool(links) and f"/cases/{first}/" in links[0]
 
         assert wait_for(browser, rendered)  # the cards follow the ranking once drawn
     finally:
