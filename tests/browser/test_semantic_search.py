@@ -290,10 +290,13 @@ def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
     open_search(browser, site, "kids going hungry")
     mode = "return window.kbSemanticSearch.mode"
     wait_for(browser, lambda d: d.execute_script(mode) == "meaning")
-    shown = [
-        a.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
-        for a in browser.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
-    ]  # strong matches, then weaker ones, as kb search lists them
+    shown = wait_for(
+        browser,
+        lambda d: [
+            (a.get_attribute("href") or "").rstrip("/").rsplit("/", 1)[-1]
+            for a in d.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
+        ],
+    )  # strong matches, then weaker ones, as kb search lists them (read again if redrawn)
     assert CHILD_POVERTY in shown[:5], shown
     passage = browser.find_element(By.CSS_SELECTOR, "#kb-search-results li .kb-search-passage")
     assert passage.text.startswith("Matched in ")
@@ -388,11 +391,14 @@ def test_header_box_leads_to_the_search_page(site: Site, browser: Any) -> None:
     box.clear()
     box.send_keys("falls at home", Keys.ENTER)
     wait_for(browser, lambda d: "/search/?q=falls" in d.current_url)
-    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#kb-search-results li"))
-    hrefs = [
-        a.get_attribute("href")
-        for a in browser.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
-    ]
+    def result_links(d: Any) -> list[str]:
+        # results are drawn twice (words first, then meaning): a redrawn card is read again
+        return [
+            a.get_attribute("href") or ""
+            for a in d.find_elements(By.CSS_SELECTOR, ".kb-search-results li h2 a")
+        ]
+
+    hrefs = wait_for(browser, result_links)
     assert hrefs and all("/cases/" in h for h in hrefs)  # case studies only, no help pages
 
 
