@@ -42,6 +42,24 @@ def main() -> None:
     """
 
 
+def _output_options(
+    help_output: str, help_force: str = "Replace the output file if it exists."
+) -> Any:
+    """`-o/--output FILE` and `--force`, as every command that writes a file takes them."""
+
+    def decorate(func: Any) -> Any:
+        func = click.option("--force", is_flag=True, help=help_force)(func)
+        return click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=help_output,
+        )(func)
+
+    return decorate
+
+
 def _settings() -> Any:
     from kb.settings import Settings
 
@@ -164,14 +182,7 @@ def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
     show_default=True,
     help="csv opens in Excel; json for scripts.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of standard output.",
-)
-@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@_output_options("Write to this file instead of standard output.")
 def export(fmt: str, output: Path | None, force: bool) -> None:
     """Every case study and every outcome, one row each, for analysts (CSV or JSON)."""
     from kb.content import load_library
@@ -319,14 +330,10 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
 
 
 @main.command()
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of standard output (replaces an earlier schema file).",
+@_output_options(
+    "Write to this file instead of standard output (replaces an earlier schema file).",
+    "Replace the output file even if it is not a schema.",
 )
-@click.option("--force", is_flag=True, help="Replace the output file even if it is not a schema.")
 def schema(output: Path | None, force: bool) -> None:
     """Print the JSON Schema of the front-matter, for editors with a YAML language server."""
     from kb.paths import write_output
@@ -560,14 +567,7 @@ def similar(case_id: str, **options: Any) -> None:
     show_default=True,
     help="md for Markdown; html prints cleanly on A4 from a browser.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the pack to this file instead of standard output.",
-)
-@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@_output_options("Write the pack to this file instead of standard output.")
 @_filter_options
 def pack(
     theme: str,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kb.errors import SearchError
-from kb.index import SearchData, bm25_tokens, clean_markdown, new_stemmer
+from kb.index import STORED_FACETS, SearchData, bm25_tokens, clean_markdown, new_stemmer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -44,22 +44,9 @@ __all__ = [
     "result_intent",
 ]
 
-# controlled front-matter fields a search can filter on, in display order (kb.vocab's
-# FIELD_VOCABULARY, written out so that a search need not load the vocabularies)
-FACET_FIELDS: tuple[str, ...] = (
-    "region",
-    "ics",
-    "level",
-    "status",
-    "tiers",
-    "kaiser_level",
-    "meps",
-    "three_cs",
-    "enablers",
-    "challenges",
-    "drivers",
-    "topics",
-)
+# controlled front-matter fields a search can filter on, in display order: the facets the index
+# stores for each case study (kb.vocab's FIELD_VOCABULARY order, without loading the vocabularies)
+FACET_FIELDS: tuple[str, ...] = STORED_FACETS
 FIELD_LABELS = {
     "region": "region",
     "ics": "ICS",
