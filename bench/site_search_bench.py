@@ -28,7 +28,7 @@ import threading
 import time
 from collections import Counter
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,15 +37,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 
-class _Counting(SimpleHTTPRequestHandler):
-    sent: Counter[str] = Counter()
+from tests.browser.chromium import QuietHandler, chromium  # noqa: E402
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        pass
+
+class _Counting(QuietHandler):
+    """Counts the bytes sent for each path."""
+
+    sent: Counter[str] = Counter()
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
         data = source.read()
@@ -63,27 +66,7 @@ def _build(content: Path, cache: Path, site: Path, embedder: Any = None) -> None
 
 
 def _browser(profile: Path) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or ""
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=shutil.which("chromedriver")), options=options
-    )
+    driver = chromium(profile)
     driver.set_script_timeout(120)
     return driver
 

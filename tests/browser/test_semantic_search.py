@@ -14,17 +14,16 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
+
+from tests.browser.chromium import chromium, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "site" / "assets" / "javascripts" / "kb-search"
@@ -153,11 +152,6 @@ def _missing() -> list[str]:
     return missing
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        pass
-
-
 @dataclass
 class Site:
     url: str
@@ -183,43 +177,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     mkdocs_plugin.build_site(settings, strict=True, config_file=ROOT / "mkdocs.yml")
     mkdocs_plugin._shared.clear()
     searcher = Searcher.open(cache)
-    handler = partial(_QuietHandler, directory=str(settings.site_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_address[1]}/", searcher)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(settings.site_dir) as url:
+        yield Site(url, searcher)
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or ""
     profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=shutil.which("chromedriver")), options=options
-    )
+    driver = chromium(profile, "--window-size=1280,1000")
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(120)
     try:

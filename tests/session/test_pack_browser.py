@@ -17,6 +17,7 @@ from kb.embed import HashingEmbedder
 from kb.index import update_index
 from kb.search import Searcher
 from kb.session import PackRequest, make_pack
+from tests.browser.chromium import chromium
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -38,8 +39,6 @@ def _require_browser() -> None:
 
 def test_pack_html_renders_and_prints_to_pdf(tmp_path: Path) -> None:
     _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     entries = load_library(ROOT / "content")
@@ -52,24 +51,7 @@ def test_pack_html_renders_and_prints_to_pdf(tmp_path: Path) -> None:
     page = ARTIFACTS / "pack-falls-and-frailty.html"
     page.write_text(html, encoding="utf-8")
 
-    os.environ["SE_OFFLINE"] = "true"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=shutil.which("chromedriver")), options=options
-    )
+    driver = chromium(tmp_path / "profile")
     try:
         driver.get(page.as_uri())
         assert driver.title == "Peer-review pack: falls and frailty"
