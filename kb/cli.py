@@ -76,9 +76,7 @@ def _check_output(path: Path, **rules: Any) -> None:
         raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
 
 
-@main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
+_report_format = click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "github"]),
@@ -86,6 +84,11 @@ def _check_output(path: Path, **rules: Any) -> None:
     show_default=True,
     help="text for people, json for scripts, github for pull-request annotations.",
 )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_report_format
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option(
     "--changed",
@@ -118,14 +121,7 @@ def validate(
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for scripts, github for pull-request annotations.",
-)
+@_report_format
 @click.option("--changed", is_flag=True, help="Only case studies changed since --base (git).")
 @click.option("--base", default=None, metavar="REF", help="With --changed: compare with REF.")
 def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | None) -> None:
@@ -142,35 +138,34 @@ def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | Non
 
     settings = _settings()
     library = load_library(settings.content_dir)
-    if changed:
-        from kb.gitdiff import changed_files
-
-        targets = changed_files(base, list(paths) or [settings.content_dir], Path.cwd())
-    else:
-        targets = list(paths)
+    targets = _changed_files(paths, base) if changed else list(paths)
+    candidates = library
     if changed or targets:
-        checked = validate_paths(targets) if targets else None
-        if checked is not None and checked.errors:
+        checked = validate_paths(targets)
+        if checked.errors:
             click.echo(render(checked, fmt))
             sys.exit(1)
-        candidates = list(checked.entries) if checked is not None else []
-    else:
-        candidates = library
+        candidates = list(checked.entries)
     report = check(candidates, library, embedder_for(settings.model))
     output = render(report, fmt)
     if output:
         click.echo(output)
 
 
-def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
+def _changed_files(paths: tuple[Path, ...], base: str | None) -> list[Path]:
+    """Case-study files changed since BASE under PATHS (default: the content folder)."""
     from kb.gitdiff import changed_files
-    from kb.review import validate_changed
 
-    content_dir = Path(_settings().content_dir)
-    files = changed_files(base, list(paths) or [content_dir], Path.cwd())
+    files = changed_files(base, list(paths) or [_settings().content_dir], Path.cwd())
     if not files:
         click.echo("No case study changed.", err=True)
-    return validate_changed(files, content_dir)
+    return files
+
+
+def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
+    from kb.review import validate_changed
+
+    return validate_changed(_changed_files(paths, base), Path(_settings().content_dir))
 
 
 @main.command()

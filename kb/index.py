@@ -36,6 +36,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -126,10 +127,11 @@ QUERY_FACETS = ("topics", "ics", "region")
 def passage_scheme() -> str:
     """The passage scheme in use (read at call time, so a benchmark can swap it).
 
-    Passages print topic and unit labels, so the scheme names the vocabulary files they come from:
-    editing a label there re-embeds the library.
+    Passages print topic and unit labels, so the scheme carries a hash of those labels: editing a
+    label re-embeds the library; adding an alias (a word a query may use) does not.
     """
-    return f"{_passages.SCHEME.name}/vocab-{_vocab_digest(('topics.yml', 'units.yml'))}"
+    names = ("topics.yml", "units.yml")
+    return f"{_passages.SCHEME.name}/labels-{_vocab_digest(names, labels_only=True)}"
 
 
 def search_scheme() -> str:
@@ -138,14 +140,23 @@ def search_scheme() -> str:
     return f"{SEARCH_SCHEME}/vocab-{_vocab_digest(None)}"
 
 
+# the ids and labels of a vocabulary file, in its block or flow form (read without a YAML parser,
+# so that a search need not load one)
+_ID_OR_LABEL = re.compile(rb"\b(?:id|label):[ \t]*(\"[^\"\n]*\"|'[^'\n]*'|[^,}\n]*)")
+
+
 @functools.cache
-def _vocab_digest(names: tuple[str, ...] | None) -> str:
-    """A short hash of the named vocabulary files (all of them for None), read as bytes."""
+def _vocab_digest(names: tuple[str, ...] | None, labels_only: bool = False) -> str:
+    """A short hash of the named vocabulary files (all of them for None): their bytes, or with
+    `labels_only` just their ids and labels."""
     folder = resources.files("kb") / "data" / "vocab"
     digest = hashlib.sha256()
     for item in sorted(folder.iterdir(), key=lambda i: i.name):
         if item.name.endswith(".yml") and (names is None or item.name in names):
-            digest.update(item.name.encode("utf-8") + b"\0" + item.read_bytes())
+            data = item.read_bytes()
+            if labels_only:
+                data = b"\n".join(m.group(0).strip() for m in _ID_OR_LABEL.finditer(data))
+            digest.update(item.name.encode("utf-8") + b"\0" + data)
     return digest.hexdigest()[:12]
 
 

@@ -240,3 +240,19 @@ def test_a_new_file_in_the_content_is_seen(hashed_library):
     write_case({**CASES[0], "id": "extra-falls"}, content)
     result = run_cli(["search", "falls"], expect=1)
     assert "1 new (extra-falls)" in result.stderr
+
+
+def test_passages_follow_label_edits_but_not_new_aliases() -> None:
+    """A new alias changes what a query can match (the search file), not the passages."""
+    from kb.index import _ID_OR_LABEL
+
+    def labels(text: bytes) -> list[bytes]:
+        return [m.group(0).strip() for m in _ID_OR_LABEL.finditer(text)]
+
+    flow = b"  - {id: alcohol, label: Alcohol}\n"
+    with_alias = b"  - {id: alcohol, label: Alcohol, aliases: [drink, booze]}\n"
+    relabelled = b"  - {id: alcohol, label: Alcohol use}\n"
+    block = b"  - id: percent\n    label: \"%\"\n    aliases: [per cent]\n"
+    assert labels(flow) == labels(with_alias) == [b"id: alcohol", b"label: Alcohol"]
+    assert labels(relabelled) != labels(flow)
+    assert labels(block) == [b"id: percent", b'label: "%"']
