@@ -38,36 +38,47 @@ from tests.eval.retrieval import (  # noqa: E402
 )
 
 D = DEFAULT_FUSION
+CONVEX = Fusion(method="convex", alpha=0.5)
 VARIANTS = {
     "rrf k=60 (baseline)": Fusion(),
     "rrf k=60 dense x2": Fusion(dense_weight=2.0),
     "rrf dense x2 +coverage": Fusion(dense_weight=2.0, coverage_power=1.0),
-    "rrf dense x2 +coverage^2": Fusion(dense_weight=2.0, coverage_power=2.0),
-    "rrf dense x1.5 +coverage": Fusion(dense_weight=1.5, coverage_power=1.0),
-    "rrf dense x1 +coverage": Fusion(dense_weight=1.0, coverage_power=1.0),
-    "rrf dense x2 +coverage +outcomes 0.1": replace(D, outcome_boost=0.1),
-    "rrf dense x2 +coverage +outcomes 0.2": replace(D, outcome_boost=0.2),
-    "rrf dense x2 +coverage +outcomes 0.3": replace(D, outcome_boost=0.3),
-    "rrf dense x2 +coverage +outcomes 0.5": replace(D, outcome_boost=0.5),
-    "default, estimates count 0.25": replace(D, estimate_credit=0.25),
-    "default, estimates count 0.75": replace(D, estimate_credit=0.75),
-    "default, k=30": replace(D, k=30),
-    "default, k=100": replace(D, k=100),
+    "rrf dense x2 +coverage +outcomes 0.2": Fusion(
+        dense_weight=2.0, coverage_power=1.0, outcome_boost=0.2
+    ),
+    "convex a=0.4": replace(CONVEX, alpha=0.4),
+    "convex a=0.5": CONVEX,
+    "convex a=0.6": replace(CONVEX, alpha=0.6),
+    "convex a=0.5 +coverage": replace(CONVEX, coverage_power=1.0),
+    "convex +2nd passage 0.5": replace(CONVEX, second=0.5),
+    "convex +outcomes 0.1": replace(CONVEX, outcome_boost=0.1),
+    "convex +outcomes 0.2": replace(CONVEX, outcome_boost=0.2),
+    "convex +outcomes 0.3": replace(CONVEX, outcome_boost=0.3),
+    "convex +outcomes 0.2, estimates 0.25": replace(
+        CONVEX, outcome_boost=0.2, estimate_credit=0.25
+    ),
+    "convex +outcomes 0.2, estimates 0.75": replace(
+        CONVEX, outcome_boost=0.2, estimate_credit=0.75
+    ),
+    "default, no topic boost": replace(D, topic_boost=0.0),
+    "default, topic boost 0.1": replace(D, topic_boost=0.1),
+    "default, topic boost 0.2": replace(D, topic_boost=0.2),
+    "default, topic boost 0.3": replace(D, topic_boost=0.3),
+    "default, no evidence boost": replace(D, evidence_boost=0.0),
+    "default, evidence boost 0.1": replace(D, evidence_boost=0.1),
+    "default, evidence boost 0.3": replace(D, evidence_boost=0.3),
+    "default, no no-effect boost": replace(D, no_effect_boost=0.0),
+    "default, no-effect boost 0.2": replace(D, no_effect_boost=0.2),
+    "default, no-effect boost 0.4": replace(D, no_effect_boost=0.4),
+    "default, no floor": replace(D, floor_dense=-1.0, floor_coverage=0.0),
+    "default +2nd passage 0.25": replace(D, second=0.25),
     "default +2nd passage 0.5": replace(D, second=0.5),
-    "convex a=0.5": Fusion(method="convex", alpha=0.5),
-    "convex a=0.7": Fusion(method="convex", alpha=0.7),
-    "convex a=0.4": Fusion(method="convex", alpha=0.4),
-    "convex a=0.6": Fusion(method="convex", alpha=0.6),
-    "convex a=0.5 +outcomes 0.05": Fusion(method="convex", alpha=0.5, outcome_boost=0.05),
-    "convex a=0.5 +outcomes 0.1": Fusion(method="convex", alpha=0.5, outcome_boost=0.1),
-    "convex a=0.5 +outcomes 0.2": Fusion(method="convex", alpha=0.5, outcome_boost=0.2),
-    "convex a=0.5 +coverage": Fusion(method="convex", alpha=0.5, coverage_power=1.0),
-    "convex a=0.5 +coverage +outcomes 0.1": Fusion(
-        method="convex", alpha=0.5, coverage_power=1.0, outcome_boost=0.1
-    ),
-    "convex a=0.6 +coverage +outcomes 0.1": Fusion(
-        method="convex", alpha=0.6, coverage_power=1.0, outcome_boost=0.1
-    ),
+    "default +2nd passage 1.0": replace(D, second=1.0),
+    "default, a=0.4": replace(D, alpha=0.4),
+    "default, a=0.6": replace(D, alpha=0.6),
+    "default, outcomes 0.3": replace(D, outcome_boost=0.3),
+    "default, floor 0.35 / 0.34": replace(D, floor_dense=0.35, floor_coverage=0.34),
+    "default, floor 0.40 / 0.34": replace(D, floor_dense=0.40, floor_coverage=0.34),
 }
 
 PASSAGE_SCHEMES = {
@@ -76,6 +87,8 @@ PASSAGE_SCHEMES = {
     "what first, no results passage": PassageScheme("what-first", False, False),
     "what first + results passage": PassageScheme("what-first", True, False),
     "what first + results + cohort in sections": PassageScheme("what-first", True, True),
+    "what first + results, windows of 128 tokens": PassageScheme(window=128),
+    "what first + results, windows of 64 tokens": PassageScheme(window=64),
 }
 
 

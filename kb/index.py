@@ -102,7 +102,7 @@ ONNX_DIR = "onnx"  # inside INDEX_DIR
 MANIFEST = "manifest.json"
 # Changing how passages are built (kb.passages.SCHEME) forces a rebuild; changing what the search
 # file holds rebuilds that file only (no embedding).
-SEARCH_SCHEME = "search-v1/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out"
+SEARCH_SCHEME = "search-v2/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out"
 BM25_K1 = 1.2
 BM25_B = 0.75
 # facets stored per case study for filters and 'why it matched' (FIELD_VOCABULARY order)
@@ -622,7 +622,9 @@ def _case_store(entry: Entry, texts: bytearray) -> dict[str, Any]:
         sentence = without_placeholders(figure_sentence(outcome, vocab)).strip()
         if is_placeholder(sentence):
             sentence = ""
-        outcomes.append([outcome.kind, outcome.status, int(outcome.numeric), sentence])
+        outcomes.append(
+            [outcome.kind, outcome.status, int(outcome.numeric), sentence, outcome.direction or ""]
+        )
     return {
         "id": case.id,
         "title": case.title,

@@ -121,12 +121,14 @@ class PassageScheme:
     profile: str = "what-first"  # 'summary-first': title, summary, for, what; or what-first
     results: bool = True  # a passage of the outcomes as sentences
     section_context: bool = False  # prefix section windows with the cohort as well as the title
+    window: int = 0  # most tokens a passage holds (0: as many as the model reads)
 
     @property
     def name(self) -> str:
+        size = f"-size{self.window}" if self.window else ""
         return (
             f"parts-v2/profile-{self.profile}/results-{int(self.results)}/"
-            f"context-{int(self.section_context)}/windows-overlap{WINDOW_OVERLAP}"
+            f"context-{int(self.section_context)}/windows-overlap{WINDOW_OVERLAP}{size}"
         )
 
 
@@ -259,6 +261,8 @@ def passages_for(
     scheme = scheme or SCHEME
     token_spans: Callable[[str], list[tuple[int, int]]] = embedder.token_spans
     size = max(16, int(embedder.max_tokens) - 2 - PREFIX_ALLOWANCE)
+    if scheme.window:
+        size = min(size, scheme.window)
     title = entry.case.title
     context = title
     if scheme.section_context and not is_placeholder(entry.case.cohort):

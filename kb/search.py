@@ -101,7 +101,7 @@ RESULT_CUES: tuple[ResultCue, ...] = (
             "saving", "savings", "saved", "save money", "cost saving", "cashable",
             "return on investment", "roi", "business case", "value for money", "cost-effective",
             "cost effective", "cost-benefit", "cost benefit", "costs avoided", "avoided costs",
-            "financial", "money", "payback", "paid for itself", "net benefit",
+            "financial", "payback", "paid for itself", "net benefit",
         ),
         ("financial",),
     ),
@@ -139,6 +139,25 @@ RESULT_CUES: tuple[ResultCue, ...] = (
 )
 
 
+# words that ask for strong evidence (a trial, a comparison group, an independent evaluation):
+# case studies rank by their Nesta evidence level as well
+EVIDENCE_CUES = (
+    "rct", "rcts", "randomised", "randomized", "trial", "trials", "control group",
+    "comparison group", "matched comparison", "quasi-experimental", "robust evidence",
+    "strong evidence", "strongest evidence", "best evidence", "good evidence", "rigorous",
+    "rigorously", "independent evaluation", "independently evaluated", "evidence-based",
+    "evidence based", "proven", "standards of evidence", "nesta",
+)
+# words that ask what did not work: case studies with a result that did not change rank higher
+NO_EFFECT_CUES = (
+    "no effect", "no difference", "no significant", "not significant", "no change",
+    "no impact", "didn't work", "did not work", "hasn't worked", "has not worked",
+    "haven't worked", "have not worked", "did not reduce", "didn't reduce", "failed",
+    "failure", "failures", "unsuccessful", "null result", "null results", "negative results",
+    "lessons from failure",
+)
+
+
 @dataclass(frozen=True)
 class Fusion:
     """How a query's scores become one ranking, and when a match counts as weak.
@@ -154,6 +173,13 @@ class Fusion:
     question asks about (times 1 for an achieved figure, `estimate_credit` for an estimate or a
     result without a figure, a quarter of that for a target).
 
+    topic_boost: added times the share of the topics a query names (by label or alias, e.g.
+    'falls', 'blood pressure') that a case study is tagged with.
+
+    evidence_boost: for a query asking for strong evidence, added times a case study's Nesta
+    level / 5. no_effect_boost: for a query asking what did not work, added to a case study with
+    an outcome that did not change.
+
     floor_dense / floor_coverage: a hit is weak when its best passage's cosine is below
     floor_dense and its lexical coverage is below floor_coverage.
     """
@@ -167,18 +193,27 @@ class Fusion:
     second: float = 0.0
     outcome_boost: float = 0.0
     estimate_credit: float = 0.5
+    topic_boost: float = 0.0
+    evidence_boost: float = 0.0
+    no_effect_boost: float = 0.0
     floor_dense: float = -1.0
     floor_coverage: float = 0.0
 
 
 # Chosen on the tuning half only (bench/eval_retrieval.py --all --floor): the convex mix of
-# min-max scaled dense and BM25 scores beat every RRF variant (0.844 against at most 0.825
-# nDCG@10), and an outcome boost of 0.2 for results questions raised it to 0.857 (0.5 hurt). The
-# floor keeps about 90% of grade-2 hits strong and marks about half of the unjudged hits weak.
+# min-max scaled dense and BM25 scores beat every RRF variant (0.870 against at most 0.851
+# nDCG@10); an outcome boost of 0.2 for results questions raised it to 0.879, the topics a query
+# names (0.2) to 0.887-0.896, half the second-best passage to 0.900. The evidence and no-effect
+# boosts each concern one tuning query (0.2: no change and +0.004). The floor keeps most grade-2
+# hits strong and marks about half of the unjudged hits weak.
 DEFAULT_FUSION = Fusion(
     method="convex",
     alpha=0.5,
+    second=0.5,
     outcome_boost=0.2,
+    topic_boost=0.2,
+    evidence_boost=0.2,
+    no_effect_boost=0.2,
     floor_dense=0.40,
     floor_coverage=0.34,
 )
@@ -362,33 +397,56 @@ def _expand_ics(
 
 @dataclass(frozen=True)
 class ResultIntent:
-    """What a query asks about results: the outcome kinds (() = any) and the words that said so."""
+    """What a query asks about results: the outcome kinds (() = any) and the words that said so.
+
+    `outcomes`: it asks about outcomes (results, savings, admissions...); `evidence`: it asks for
+    strong evidence (a trial, a comparison group); `no_effect`: it asks what did not work.
+    """
 
     kinds: tuple[str, ...]
     cues: tuple[str, ...]
+    outcomes: bool = True
+    evidence: bool = False
+    no_effect: bool = False
+
+
+def _cue_text(text: str) -> str:
+    """Lower-cased words between spaces, as cues are matched ('hasn't' -> 'hasn t')."""
+    return " " + " ".join(re.sub(r"[^\w&£%-]+", " ", text.lower()).split()) + " "
+
+
+def _cues_in(text: str, phrases: Iterable[str]) -> list[str]:
+    return [p for p in phrases if _cue_text(p) in text]
 
 
 def result_intent(query: str) -> ResultIntent | None:
-    """Whether a query asks about results (savings, admissions avoided, quit rates...), and
-    which kinds of outcome; None when it does not."""
-    text = " " + re.sub(r"[^\w&£%-]+", " ", query.lower()) + " "
+    """Whether a query asks about results (savings, admissions avoided, quit rates...), for
+    strong evidence, or what did not work; None when it asks none of these."""
+    text = _cue_text(query)
     kinds: list[str] = []
     cues: list[str] = []
     generic = False
     for cue in RESULT_CUES:
-        for phrase in cue.words:
-            if f" {phrase} " in text:
-                cues.append(phrase)
-                if cue.kinds:
-                    kinds.extend(k for k in cue.kinds if k not in kinds)
-                else:
-                    generic = True
+        found = _cues_in(text, cue.words)
+        cues.extend(found)
+        if found and cue.kinds:
+            kinds.extend(k for k in cue.kinds if k not in kinds)
+        elif found:
+            generic = True
     if "£" in query:
         kinds.append("financial") if "financial" not in kinds else None
         cues.append("£")
-    if not kinds and not generic:
+    evidence = _cues_in(text, EVIDENCE_CUES)
+    no_effect = _cues_in(text, NO_EFFECT_CUES)
+    if not kinds and not generic and not evidence and not no_effect:
         return None
-    return ResultIntent(tuple(kinds), tuple(dict.fromkeys(cues)))
+    return ResultIntent(
+        tuple(kinds),
+        tuple(dict.fromkeys(cues + evidence + no_effect)),
+        outcomes=bool(kinds or generic),
+        evidence=bool(evidence),
+        no_effect=bool(no_effect),
+    )
 
 
 @dataclass(frozen=True)
@@ -626,7 +684,7 @@ class Searcher:
             values = np.zeros(len(self.cases))
             for row, case in enumerate(self.cases):
                 best = 0.0
-                for kind, status, numeric, _ in case["outcomes"]:
+                for kind, status, numeric, *_ in case["outcomes"]:
                     if kinds and kind not in kinds:
                         continue
                     value = credit[status] * (1.0 if numeric else estimate)
@@ -659,11 +717,50 @@ class Searcher:
             case = np.where(allowed, lexical / top if top > 0 else 0.0, -1.0)
         else:
             case = self._fuse(dense, lexical, allowed, coverage)
-            intent = result_intent(query)
-            if intent is not None and self.fusion.outcome_boost > 0:
-                boost = self.fusion.outcome_boost * self._outcome_credit(intent.kinds)
-                case = np.where(allowed, np.clip(case + boost, 0.0, 1.0), -1.0)
+            boost = self._boost(query)
+            if boost is not None:
+                # scaled back into [0, 1] rather than clipped, so that boosted hits do not tie
+                case = np.where(allowed, case + boost, -1.0)
+                top = float(case.max())
+                if top > 1.0:
+                    case = np.where(allowed, case / top, -1.0)
         return case, passage_scores, dense, coverage
+
+    def _boost(self, query: str) -> NDArray[np.float64] | None:
+        """What the query's intent adds to each fused score: outcomes that answer a results
+        question, topics the query names, strong evidence, results that did not change."""
+        fusion = self.fusion
+        boost = np.zeros(len(self.cases))
+        intent = result_intent(query)
+        if intent is not None and intent.outcomes and fusion.outcome_boost > 0:
+            boost += fusion.outcome_boost * self._outcome_credit(intent.kinds)
+        if intent is not None and intent.evidence and fusion.evidence_boost > 0:
+            levels = np.asarray([c["evidence"] for c in self.cases], dtype=np.float64)
+            boost += fusion.evidence_boost * levels / 5
+        if intent is not None and intent.no_effect and fusion.no_effect_boost > 0:
+            boost += fusion.no_effect_boost * self._no_effect()
+        named = self._query_facets(query).get("topics", ())
+        if named and fusion.topic_boost > 0:
+            boost += fusion.topic_boost * self._mask_share("topics", named)
+        return boost if boost.any() else None
+
+    def _mask_share(self, name: str, wanted: Sequence[str]) -> NDArray[np.float64]:
+        """Per case study, the share of `wanted` values of a facet it has."""
+        share = np.zeros(len(self.cases))
+        for value in wanted:
+            share += self._mask(name, (value,))
+        return share / max(1, len(wanted))
+
+    def _no_effect(self) -> NDArray[np.float64]:
+        """1 for a case study with a result (achieved) that did not change, else 0."""
+        return np.fromiter(
+            (
+                any(o[4:5] == ["no-change"] and o[1] == "achieved" for o in c["outcomes"])
+                for c in self.cases
+            ),
+            dtype=np.float64,
+            count=len(self.cases),
+        )
 
     # ---- public API -----------------------------------------------------------------------
 
@@ -683,7 +780,8 @@ class Searcher:
         wanted = filters.active() if filters else {}
         facets = _merge(wanted, mentioned)
         intent = result_intent(query)
-        kinds = intent.kinds if intent else None
+        kinds = intent.kinds if intent and intent.outcomes else None
+        no_effect = bool(intent and intent.no_effect)
         by_outcome = filters is not None and bool(filters.outcome_kinds or filters.outcome_status)
         outcome_filter = filters if by_outcome else None
         hits = []
@@ -700,22 +798,34 @@ class Searcher:
                     passage_scores,
                     tokens,
                     weak=weak,
-                    results=self._results(position, kinds, outcome_filter),
+                    results=self._results(position, kinds, outcome_filter, no_effect),
                 )
             )
         return [h for h in hits if not h.weak] + [h for h in hits if h.weak]
 
     def _results(
-        self, position: int, kinds: tuple[str, ...] | None, filters: Filters | None
+        self,
+        position: int,
+        kinds: tuple[str, ...] | None,
+        filters: Filters | None,
+        no_effect: bool = False,
     ) -> tuple[str, ...]:
-        """The outcomes that answer a results question or meet the outcome filters."""
-        if kinds is None and filters is None:
+        """The outcomes that answer a results question or meet the outcome filters; for a
+        question about what did not work, the results that did not change come first."""
+        if kinds is None and filters is None and not no_effect:
             return ()
         out = []
         order = {"achieved": 0, "estimated": 1, "target": 2}
-        outcomes = sorted(self.cases[position]["outcomes"], key=lambda o: (order[o[1]], -o[2]))
-        for kind, status, _, sentence in outcomes:
+
+        def key(o: list[Any]) -> tuple[int, int, int]:
+            unchanged = 0 if no_effect and o[4:5] == ["no-change"] else 1
+            return (unchanged, order[o[1]], -o[2])
+
+        outcomes = sorted(self.cases[position]["outcomes"], key=key)
+        for kind, status, _, sentence, *rest in outcomes:
             if not sentence:
+                continue
+            if no_effect and kinds is None and filters is None and rest != ["no-change"]:
                 continue
             if filters is not None and not filters.wants_outcome(kind, status):
                 continue

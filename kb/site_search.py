@@ -276,6 +276,8 @@ def _ranking_parameters(searcher: Searcher) -> dict[str, Any]:
             {"words": list(cue.words), "kinds": list(cue.kinds)}
             for cue in getattr(search, "RESULT_CUES", ())
         ],
+        "evidenceCues": list(search.EVIDENCE_CUES),
+        "noEffectCues": list(search.NO_EFFECT_CUES),
         "outcomeCredit": _outcome_credit(searcher.fusion.estimate_credit),
         "facetFields": list(search.FACET_FIELDS),
         "fieldLabels": dict(search.FIELD_LABELS),

@@ -116,9 +116,71 @@ def test_result_questions_are_recognised(query, kinds):
     assert intent is not None and intent.kinds == kinds
 
 
-@pytest.mark.parametrize("query", ["kids going hungry", "falls and frailty", "damp homes"])
+@pytest.mark.parametrize("query", ["kids going hungry", "falls and frailty", "damp homes",
+                                   "putting money in people's pockets"])
 def test_other_queries_are_not_result_questions(query):
     assert result_intent(query) is None
+
+
+def test_questions_about_evidence_and_about_what_did_not_work_are_recognised():
+    evidence = result_intent("strongest evidence: randomised trials")
+    assert evidence is not None and evidence.evidence and not evidence.no_effect
+    failed = result_intent("what hasn't worked: no effect on admissions")
+    assert failed is not None and failed.no_effect and failed.kinds == ("service-use",)
+    only_failed = result_intent("schemes that failed")
+    assert only_failed is not None and only_failed.no_effect and not only_failed.outcomes
+
+
+def test_a_named_topic_lifts_the_case_studies_tagged_with_it(quiet_searcher):
+    from dataclasses import replace
+
+    query = "carers in greater manchester"
+    base = replace(quiet_searcher.fusion, topic_boost=0.0)
+    quiet_searcher.fusion = base
+    plain = {h.case_id: h.score for h in quiet_searcher.search(query, limit=10)}
+    quiet_searcher.fusion = replace(base, topic_boost=0.5)
+    lifted = quiet_searcher.search(query, limit=10)
+    assert lifted[0].case_id == "quiet-frailty-hub"
+    assert lifted[0].shared_facets.get("topics") == ("carers",)
+    others = [h for h in lifted if h.case_id != "quiet-frailty-hub" and not h.weak]
+    assert all(plain[h.case_id] >= h.score for h in others)  # the others are not lifted
+    assert all(0.0 <= h.score <= 1.0 for h in lifted)
+
+
+def test_a_question_for_strong_evidence_ranks_by_evidence_level(quiet_searcher):
+    from dataclasses import replace
+
+    quiet_searcher.fusion = replace(quiet_searcher.fusion, evidence_boost=5.0)
+    hits = quiet_searcher.search("independently evaluated programmes", limit=3)
+    assert hits[0].case_id == "suffolk-warm-homes"  # the one Nesta level 4 case
+    quiet_searcher.fusion = replace(quiet_searcher.fusion, evidence_boost=0.0)
+    assert quiet_searcher.search("independently evaluated programmes", limit=3)
+
+
+def test_a_question_about_what_did_not_work_shows_results_that_did_not_change(tmp_path):
+    spec = {
+        **CASES[0],
+        "id": "flat-falls",
+        "outcomes": [
+            {
+                "metric": "falls per 1,000 residents",
+                "measure": "change",
+                "direction": "no-change",
+                "status": "achieved",
+                "kind": "health",
+                "timeframe": "12 months",
+                "comparator": "matched areas",
+                "source": 1,
+            }
+        ],
+    }
+    entries = [make_entry(s) for s in [*CASES, spec]]
+    update_index(entries, tmp_path / "cache", embedder=HashingEmbedder())
+    searcher = Searcher.open(tmp_path / "cache", entries, embedder=HashingEmbedder())
+    hits = searcher.search("falls schemes that did not work", limit=10)
+    assert hits[0].case_id == "flat-falls"
+    assert hits[0].results and "falls per 1,000 residents" in hits[0].results[0]
+    assert not [h for h in hits if h.case_id != "flat-falls" and h.results]
 
 
 def test_question_words_are_not_matched(quiet_searcher):

@@ -195,29 +195,37 @@ export class Ranker {
     return out;
   }
 
+  // what a query asks about results (kb.search.result_intent): outcome kinds, strong evidence,
+  // what did not work; null when none of these
   resultIntent(query) {
-    const text = ` ${query.toLowerCase().replace(/[^\p{L}\p{N}_&£%-]+/gu, " ")} `;
+    const text = cueText(query);
     const kinds = [];
     const cues = [];
     let generic = false;
+    const found = (phrases) => (phrases || []).filter((p) => text.includes(cueText(p)));
     for (const cue of this.params.resultCues) {
-      for (const phrase of cue.words) {
-        if (text.includes(` ${phrase} `)) {
-          cues.push(phrase);
-          if (cue.kinds.length) {
-            for (const k of cue.kinds) if (!kinds.includes(k)) kinds.push(k);
-          } else {
-            generic = true;
-          }
-        }
+      const hits = found(cue.words);
+      cues.push(...hits);
+      if (hits.length && cue.kinds.length) {
+        for (const k of cue.kinds) if (!kinds.includes(k)) kinds.push(k);
+      } else if (hits.length) {
+        generic = true;
       }
     }
     if (query.includes("£")) {
       if (!kinds.includes("financial")) kinds.push("financial");
       cues.push("£");
     }
-    if (!kinds.length && !generic) return null;
-    return { kinds, cues: [...new Set(cues)] };
+    const evidence = found(this.params.evidenceCues);
+    const noEffect = found(this.params.noEffectCues);
+    if (!kinds.length && !generic && !evidence.length && !noEffect.length) return null;
+    return {
+      kinds,
+      cues: [...new Set([...cues, ...evidence, ...noEffect])],
+      outcomes: Boolean(kinds.length || generic),
+      evidence: evidence.length > 0,
+      noEffect: noEffect.length > 0,
+    };
   }
 
   outcomeCredit(kinds) {
@@ -236,6 +244,35 @@ export class Ranker {
     return this.outcomeCache.get(key);
   }
 
+  // what the query's intent adds to each fused score (kb.search.Searcher._boost); null if nothing
+  boost(query) {
+    const f = this.fusion;
+    const n = this.cases.length;
+    const boost = new Float64Array(n);
+    const intent = this.resultIntent(query);
+    if (intent && intent.outcomes && f.outcome_boost > 0) {
+      const credit = this.outcomeCredit(intent.kinds);
+      for (let i = 0; i < n; i += 1) boost[i] += f.outcome_boost * credit[i];
+    }
+    if (intent && intent.evidence && f.evidence_boost > 0) {
+      for (let i = 0; i < n; i += 1) boost[i] += (f.evidence_boost * (this.cases[i].evidence || 0)) / 5;
+    }
+    if (intent && intent.noEffect && f.no_effect_boost > 0) {
+      for (let i = 0; i < n; i += 1) {
+        if (noEffect(this.cases[i])) boost[i] += f.no_effect_boost;
+      }
+    }
+    const named = this.queryFacets(query).topics || [];
+    if (named.length && f.topic_boost > 0) {
+      for (let i = 0; i < n; i += 1) {
+        const have = this.cases[i].facets.topics || [];
+        const share = named.filter((t) => have.includes(t)).length / named.length;
+        boost[i] += f.topic_boost * share;
+      }
+    }
+    return boost.some((v) => v !== 0) ? boost : null;
+  }
+
   // case scores (-1 = filtered out) for a query; vector null = keywords only
   score(query, filters, vector) {
     const allowed = this.allowed(filters);
@@ -250,11 +287,12 @@ export class Ranker {
     const passageScores = this.passageScores(vector);
     const dense = this.caseDense(passageScores);
     let cases = this.fuse(dense, lexical, allowed, coverage);
-    const intent = this.resultIntent(query);
-    if (intent && this.fusion.outcome_boost > 0) {
-      const credit = this.outcomeCredit(intent.kinds);
-      cases = cases.map((v, i) => (
-        allowed[i] ? Math.min(1, Math.max(0, v + this.fusion.outcome_boost * credit[i])) : -1));
+    const boost = this.boost(query);
+    if (boost) {
+      // scaled back into [0, 1] rather than clipped, so that boosted hits do not tie
+      cases = cases.map((v, i) => (allowed[i] ? v + boost[i] : -1));
+      const top = Math.max(...cases);
+      if (top > 1) cases = cases.map((v, i) => (allowed[i] ? v / top : -1));
     }
     return { cases, passageScores, dense, coverage };
   }
@@ -280,7 +318,8 @@ export class Ranker {
         section,
         passage,
         shared: this.shared(c, facets),
-        results: this.results(c, intent ? intent.kinds : null),
+        results: this.results(c, intent && intent.outcomes ? intent.kinds : null,
+          Boolean(intent && intent.noEffect)),
       };
     });
     this.ranked = hits.map((h) => h.id); // by score, before weak matches move last
@@ -378,19 +417,35 @@ export class Ranker {
     return out;
   }
 
-  results(c, kinds) {
-    if (kinds === null) return [];
+  // the outcomes that answer a results question (kb.search.Searcher._results); for a question
+  // about what did not work, the results that did not change come first
+  results(c, kinds, noEffectFirst = false) {
+    if (kinds === null && !noEffectFirst) return [];
     const order = { achieved: 0, estimated: 1, target: 2 };
+    const unchanged = (o) => (noEffectFirst && o[4] === "no-change" ? 0 : 1);
     const outcomes = [...(c.outcomes || [])].map((o, i) => [o, i]);
-    outcomes.sort(([a, i], [b, j]) => order[a[1]] - order[b[1]] || b[2] - a[2] || i - j);
+    outcomes.sort(([a, i], [b, j]) => unchanged(a) - unchanged(b) || order[a[1]] - order[b[1]]
+      || b[2] - a[2] || i - j);
     const out = [];
-    for (const [[kind, , , sentence]] of outcomes) {
+    for (const [[kind, , , sentence, direction]] of outcomes) {
       if (!sentence) continue;
-      if (kinds.length && !kinds.includes(kind)) continue;
+      if (kinds === null && direction !== "no-change") continue;
+      if (kinds && kinds.length && !kinds.includes(kind)) continue;
       out.push(sentence);
     }
     return out.slice(0, 2);
   }
+}
+
+// lower-cased words between spaces, as cues are matched ("hasn't" -> "hasn t")
+function cueText(text) {
+  const words = text.toLowerCase().replace(/[^\p{L}\p{N}_&£%-]+/gu, " ").split(" ").filter(Boolean);
+  return ` ${words.join(" ")} `;
+}
+
+// a case study with a result (achieved) that did not change
+function noEffect(c) {
+  return (c.outcomes || []).some((o) => o[4] === "no-change" && o[1] === "achieved");
 }
 
 function ranks(values) {
