@@ -265,6 +265,9 @@ def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
     assert CHILD_POVERTY in shown[:5], shown
     passage = browser.find_element(By.CSS_SELECTOR, "#kb-search-results li .kb-search-passage")
     assert passage.text.startswith("Matched in ")
+    # once the model runs, the loading progress and its notice are gone from view
+    assert not browser.find_element(By.ID, "kb-search-progress").is_displayed()
+    assert not browser.find_element(By.ID, "kb-search-notice").is_displayed()
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "semantic-search.png"))
     browser.execute_script(AXE.read_text("utf-8"))
