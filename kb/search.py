@@ -519,6 +519,7 @@ class Searcher:
         self._facet_matrix: NDArray[np.float32] | None = None
         self._facet_column: dict[tuple[str, str], int] = {}
         self._outcomes: dict[tuple[str, ...], NDArray[np.float64]] = {}
+        self._arrays: dict[str, NDArray[np.float64]] = {}
 
     @classmethod
     def open(
@@ -663,8 +664,7 @@ class Searcher:
             targets = _expand_ics(wanted, self._predecessors) if name == "ics" else wanted
             allowed &= self._mask(name, targets)
         if filters.evidence_min is not None:
-            levels = np.asarray([c["evidence"] for c in self.cases])
-            allowed &= levels >= filters.evidence_min
+            allowed &= self._case_array("evidence") >= filters.evidence_min
         if filters.outcome_kinds or filters.outcome_status:
             allowed &= np.fromiter(
                 (
@@ -735,10 +735,9 @@ class Searcher:
         if intent is not None and intent.outcomes and fusion.outcome_boost > 0:
             boost += fusion.outcome_boost * self._outcome_credit(intent.kinds)
         if intent is not None and intent.evidence and fusion.evidence_boost > 0:
-            levels = np.asarray([c["evidence"] for c in self.cases], dtype=np.float64)
-            boost += fusion.evidence_boost * levels / 5
+            boost += fusion.evidence_boost * self._case_array("evidence") / 5
         if intent is not None and intent.no_effect and fusion.no_effect_boost > 0:
-            boost += fusion.no_effect_boost * self._no_effect()
+            boost += fusion.no_effect_boost * self._case_array("no-effect")
         named = self._query_facets(query).get("topics", ())
         if named and fusion.topic_boost > 0:
             boost += fusion.topic_boost * self._mask_share("topics", named)
@@ -751,16 +750,19 @@ class Searcher:
             share += self._mask(name, (value,))
         return share / max(1, len(wanted))
 
-    def _no_effect(self) -> NDArray[np.float64]:
-        """1 for a case study with a result (achieved) that did not change, else 0."""
-        return np.fromiter(
-            (
-                any(o[4:5] == ["no-change"] and o[1] == "achieved" for o in c["outcomes"])
-                for c in self.cases
-            ),
-            dtype=np.float64,
-            count=len(self.cases),
-        )
+    def _case_array(self, name: Literal["evidence", "no-effect"]) -> NDArray[np.float64]:
+        """Per case study (computed once): its Nesta evidence level ('evidence'), or 1 for a
+        result (achieved) that did not change ('no-effect')."""
+        if name not in self._arrays:
+            if name == "evidence":
+                values = (c["evidence"] for c in self.cases)
+            else:
+                values = (
+                    any(o[4:5] == ["no-change"] and o[1] == "achieved" for o in c["outcomes"])
+                    for c in self.cases
+                )
+            self._arrays[name] = np.fromiter(values, dtype=np.float64, count=len(self.cases))
+        return self._arrays[name]
 
     # ---- public API -----------------------------------------------------------------------
 
