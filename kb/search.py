@@ -203,13 +203,13 @@ class Fusion:
 # Chosen on the tuning half only (bench/eval_retrieval.py --all --floor): the convex mix of
 # min-max scaled dense and BM25 scores beat every RRF variant (0.870 against at most 0.851
 # nDCG@10); an outcome boost of 0.2 for results questions raised it to 0.879, the topics a query
-# names (0.2) to 0.887-0.896, half the second-best passage to 0.900. The evidence and no-effect
-# boosts each concern one tuning query (0.2: no change and +0.004). The floor keeps most grade-2
-# hits strong and marks about half of the unjudged hits weak.
+# names (0.2) to 0.896. The evidence and no-effect boosts each concern one tuning query (0.2: no
+# change and +0.004). Adding half the second-best passage gave 0.900, within noise, for about 2.5
+# ms more per query at 10,000 case studies: left out. The floor keeps most grade-2 hits strong
+# and marks about half of the unjudged hits weak.
 DEFAULT_FUSION = Fusion(
     method="convex",
     alpha=0.5,
-    second=0.5,
     outcome_boost=0.2,
     topic_boost=0.2,
     evidence_boost=0.2,
@@ -597,16 +597,12 @@ class Searcher:
         best = np.maximum.reduceat(passage_scores, starts) if len(starts) else passage_scores[:0]
         if self.fusion.second <= 0 or not len(starts):
             return best.astype(np.float32)
-        # second-best passage per case: mask each case's best once, take the max again
-        case_of = self.data.passage_case
-        is_best = passage_scores >= best[case_of]
-        first_best = np.zeros_like(is_best)
-        order = np.flatnonzero(is_best)
-        _, first = np.unique(case_of[order], return_index=True)
-        first_best[order[first]] = True
-        rest = np.where(first_best, -1.0, passage_scores).astype(np.float32)
-        second = np.maximum.reduceat(rest, starts)
-        second = np.where(second < -0.5, best, second)
+        # second-best passage per case: the best of the others (the best again if it is tied,
+        # or if the case has one passage)
+        is_best = passage_scores >= best[self.data.passage_case]
+        ties = np.add.reduceat(is_best.astype(np.int32), starts)
+        second = np.maximum.reduceat(np.where(is_best, -np.inf, passage_scores), starts)
+        second = np.where((ties > 1) | ~np.isfinite(second), best, second)
         return (best + self.fusion.second * second).astype(np.float32) / (1 + self.fusion.second)
 
     def _fuse(
@@ -853,7 +849,7 @@ class Searcher:
         return SearchHit(
             case_id=case["id"],
             title=case["title"],
-            score=round(float(np.clip(scores[position], 0.0, 1.0)), 4),
+            score=round(min(max(float(scores[position]), 0.0), 1.0), 4),
             section=section,
             passage=passage,
             shared_facets=self._shared(case, facets),
@@ -933,23 +929,36 @@ class Searcher:
         if end <= start:
             return "", ""
         rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:3]
-        best_row, best_value = int(rows[0]), -np.inf
-        for row in rows:
-            _, text = self.passage_text(int(row))
-            words = set(self._tokens(text))
-            overlap = len(words & tokens) / max(1, len(tokens))
+        best: tuple[str, str] = ("", "")
+        best_value = -np.inf
+        for row in rows.tolist():
+            heading, text = self.passage_text(row)
+            overlap = len(self._stem_set(text) & tokens) / max(1, len(tokens))
             value = float(passage_scores[row]) + 0.3 * overlap
             if value > best_value:
-                best_row, best_value = int(row), value
-        heading, text = self.passage_text(best_row)
-        return heading, self._snippet(text, tokens)
+                best, best_value = (heading, text), value
+        return best[0], self._snippet(best[1], tokens)
+
+    # distinct words of texts, stemmed once per searcher (see `_stem_set`)
+    _stems: dict[str, str] | None = None
+
+    def _stem_set(self, text: str) -> set[str]:
+        """`set(self._tokens(text))`, with each distinct word stemmed once per searcher."""
+        words = set(bm25_tokens(text, _UNSTEMMED, self._stopwords))
+        stems = self._stems
+        if stems is None or len(stems) > 200_000:
+            stems = self._stems = {}
+        new = [w for w in words if w not in stems]
+        if new:
+            stems.update(zip(new, self._stemmer.stemWords(new), strict=True))
+        return {stems[w] for w in words}
 
     def _snippet(self, text: str, tokens: set[str]) -> str:
         plain = clean_markdown(text)
         if len(plain) <= SNIPPET_CHARS:
             return plain
         sentences = re.split(r"(?<=[.!?])\s+", plain)
-        hits = [len(set(self._tokens(s)) & tokens) for s in sentences]
+        hits = [len(self._stem_set(s) & tokens) for s in sentences]
         best = int(np.argmax(hits)) if hits else 0
         first, last = best, best
         out = sentences[best]
@@ -963,17 +972,35 @@ class Searcher:
             out = out[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " ..."
         return ("... " if first > 0 else "") + out
 
+    # the vocabulary terms a query may name, by their first word (see `_query_facets`), and
+    # the last query's facets (a search asks twice)
+    _terms_by_word: dict[str, list[tuple[int, list[str]]]] | None = None
+    _facets_of: tuple[str, dict[str, tuple[str, ...]]] = ("", {})
+
     def _query_facets(self, query: str) -> dict[str, tuple[str, ...]]:
         """Vocabulary terms (topics, ICS, region) named in the query's words."""
+        if self._facets_of[0] == query and query:
+            return dict(self._facets_of[1])
+        terms = self.data.store.get("query_terms", ())
+        if self._terms_by_word is None:
+            self._terms_by_word = {}
+            for number, (_, _, stems) in enumerate(terms):
+                self._terms_by_word.setdefault(stems[0], []).append((number, stems))
         words = self._tokens(query)
+        named = sorted(
+            number
+            for i, word in enumerate(words)
+            for number, stems in self._terms_by_word.get(word, ())
+            if words[i : i + len(stems)] == stems
+        )
         found: dict[str, list[str]] = {}
-        for name, term_id, stems in self.data.store.get("query_terms", ()):
-            n = len(stems)
-            if any(words[i : i + n] == stems for i in range(len(words) - n + 1)):
-                ids = found.setdefault(name, [])
-                if term_id not in ids:
-                    ids.append(term_id)
-        return {k: tuple(v) for k, v in found.items()}
+        for number in named:  # in the vocabulary's order, as if each term were tried in turn
+            name, term_id, _ = terms[number]
+            ids = found.setdefault(name, [])
+            if term_id not in ids:
+                ids.append(term_id)
+        self._facets_of = (query, {k: tuple(v) for k, v in found.items()})
+        return dict(self._facets_of[1])
 
     def _shared(
         self, case: Mapping[str, Any], wanted: Mapping[str, Iterable[str]]
@@ -1042,6 +1069,17 @@ class Searcher:
         common = matrix @ mine
         union = matrix.sum(axis=1) + mine.sum() - common
         return np.where(union > 0, common / np.maximum(union, 1), 0.0).astype(np.float64)
+
+
+class _Unstemmed:
+    """A stemmer for `bm25_tokens` that leaves words as they are (its words, unstemmed)."""
+
+    @staticmethod
+    def stemWords(words: list[str]) -> list[str]:  # noqa: N802 - PyStemmer's name
+        return words
+
+
+_UNSTEMMED = _Unstemmed()
 
 
 def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
