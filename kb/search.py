@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kb.errors import SearchError
-from kb.index import STORED_FACETS, SearchData, bm25_tokens, clean_markdown, new_stemmer
+from kb.index import STORED_FACETS, SearchData
+from kb.passages import bm25_tokens, clean_markdown, new_stemmer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
