@@ -356,6 +356,11 @@ def test_header_box_leads_to_the_search_page(site: Site, browser: Any) -> None:
         return bool(d.switch_to.active_element == box)
 
     wait_for(browser, focused_by_slash)
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert any("bundle" in u for u in fetched)  # Material's script ran, and its keyword
+    assert not [u for u in fetched if "search_index" in u]  # search (unused) loaded no index
     box.clear()
     box.send_keys("falls at home", Keys.ENTER)
     wait_for(browser, lambda d: "/search/?q=falls" in d.current_url)
