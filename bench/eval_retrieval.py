@@ -93,16 +93,19 @@ PASSAGE_SCHEMES = {
 
 
 LIKENESS = {
-    "centroid + BM25 + facets 0.25": Likeness(dense="centroid"),
-    "centroid only": Likeness(dense="centroid", lexical=False, facet_weight=0.0),
-    "centroid + BM25": Likeness(dense="centroid", facet_weight=0.0),
-    "centroid + BM25 + topics 0.25": Likeness(dense="centroid", facets=("topics",)),
-    "profile + BM25 + facets 0.25 (default)": Likeness(dense="profile"),
+    "profile + BM25 + facets 0.25 (before)": Likeness(dense="profile"),
     "profile + BM25 + facets 0.4": Likeness(dense="profile", facet_weight=0.4),
     "profile + facets 0.25 (no BM25)": Likeness(dense="profile", lexical=False),
+    "centroid only": Likeness(dense="centroid", lexical=False, facet_weight=0.0),
+    "centroid + BM25": Likeness(dense="centroid", facet_weight=0.0),
+    "centroid + BM25 + facets 0.25": Likeness(dense="centroid"),
+    "centroid + BM25 + facets 0.4 (default)": Likeness(dense="centroid", facet_weight=0.4),
+    "centroid + BM25 + facets 0.55": Likeness(dense="centroid", facet_weight=0.55),
+    "centroid + BM25 + topics 0.4": Likeness(
+        dense="centroid", facets=("topics",), facet_weight=0.4
+    ),
     "maxsim + BM25 + facets 0.25": Likeness(dense="maxsim"),
-    "maxsim + BM25 + topics 0.25": Likeness(dense="maxsim", facets=("topics",)),
-    "maxsim + BM25 + facets 0.1": Likeness(dense="maxsim", facet_weight=0.1),
+    "maxsim + BM25 + facets 0.4": Likeness(dense="maxsim", facet_weight=0.4),
 }
 
 
@@ -153,15 +156,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<40} " + " ".join(f"{scores[key]:>9.3f}" for key, _ in metrics))
     if args.floor:
         calibrate_floor(searcher, halves["tune"])
-    judged = load_similar()
-    print(f"\n'similar' over {len(judged)} judged case studies")
-    print(f"{'likeness':<40} {'recall@3':>9} {'nDCG@5':>9}")
+    similar = {split: load_similar(split=split) for split in SPLITS}
+    sizes = ", ".join(f"{len(judged)} {split}" for split, judged in similar.items())
+    print(f"\n'similar' over judged source case studies ({sizes}); recall@3 / nDCG@5")
+    print(f"{'likeness':<40} " + " | ".join(f"{s + ' half':^19}" for s in similar))
     searcher.fusion = DEFAULT_FUSION
-    variants = LIKENESS if args.all else {"default": DEFAULT_LIKENESS}
-    for name, likeness in variants.items():
-        searcher.likeness = likeness
+    searcher.likeness = DEFAULT_LIKENESS
+    cells = []
+    for judged in similar.values():
         scores = evaluate_similar(searcher, judged)
-        print(f"{name:<40} {scores['recall@3']:>9.3f} {scores['ndcg@5']:>9.3f}")
+        cells.append(f"{scores['recall@3']:>9.3f} {scores['ndcg@5']:>9.3f}")
+    print(f"{'default':<40} " + " | ".join(cells))
+    if args.all:
+        print("\nlikeness variants, tuning half only")
+        for name, likeness in LIKENESS.items():
+            searcher.likeness = likeness
+            scores = evaluate_similar(searcher, similar["tune"])
+            print(f"{name:<40} {scores['recall@3']:>9.3f} {scores['ndcg@5']:>9.3f}")
     searcher.likeness = DEFAULT_LIKENESS
     return 0
 

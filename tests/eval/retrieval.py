@@ -107,10 +107,23 @@ def evaluate(searcher: Any, queries: Sequence[Query], mode: str = "hybrid") -> d
 SIMILAR_FILE = Path(__file__).with_name("similar.yml")
 
 
-def load_similar(path: Path = SIMILAR_FILE) -> dict[str, dict[str, int]]:
-    """Case id -> {comparable case id: 2 (close) or 1 (partial)}."""
+def load_similar(
+    path: Path = SIMILAR_FILE, split: Split | None = None
+) -> dict[str, dict[str, int]]:
+    """Source case id -> {comparable case id: 2 (close) or 1 (partial)}, in file order.
+
+    With `split`, only the sources that the file's `splits` assigns to that half.
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; hint: use one of {', '.join(SPLITS)}")
     raw = yaml.safe_load(path.read_text("utf-8"))
-    return {str(k): {str(c): int(g) for c, g in v.items()} for k, v in raw["similar"].items()}
+    judged = {
+        str(k): {str(c): int(g) for c, g in (v or {}).items()} for k, v in raw["similar"].items()
+    }
+    if split is None:
+        return judged
+    halves = {str(k): str(v) for k, v in (raw.get("splits") or {}).items()}
+    return {k: v for k, v in judged.items() if halves.get(k) == split}
 
 
 def evaluate_similar(searcher: Any, judged: dict[str, dict[str, int]]) -> dict[str, float]:

@@ -6,11 +6,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kb.content import load_library
 
 from .retrieval import (
     NO_MATCH,
+    SIMILAR_FILE,
     SPLITS,
     Query,
     evaluate,
@@ -111,7 +113,22 @@ def test_hybrid_holds_its_floor_on_the_tuning_half(tmp_path):
 def test_similar_judgements_are_well_formed():
     judged = load_similar()
     ids = {p.stem for p in CONTENT.glob("*.md") if not p.name.startswith("_")}
-    assert set(judged) <= ids and len(judged) >= 10
+    assert set(judged) <= ids and len(judged) >= 30
     for case_id, relevance in judged.items():
-        assert case_id not in relevance
-        assert set(relevance) <= ids and set(relevance.values()) <= {1, 2}
+        assert relevance, f"{case_id}: no comparator judged useful"
+        assert case_id not in relevance, f"{case_id}: judged against itself"
+        assert set(relevance) <= ids, f"{case_id}: unknown ids {set(relevance) - ids}"
+        assert set(relevance.values()) <= {1, 2}, case_id
+
+
+def test_similar_sources_each_have_one_half():
+    judged = load_similar()
+    halves = yaml.safe_load(SIMILAR_FILE.read_text("utf-8"))["splits"]
+    assert set(halves) == set(judged)
+    assert set(halves.values()) <= set(SPLITS)
+    tune, test = load_similar(split="tune"), load_similar(split="test")
+    assert not set(tune) & set(test) and set(tune) | set(test) == set(judged)
+    assert abs(len(tune) - len(test)) <= 1
+    assert tune == {k: v for k, v in judged.items() if halves[k] == "tune"}
+    with pytest.raises(ValueError, match="unknown split"):
+        load_similar(split="train")
