@@ -11,6 +11,7 @@ with the source case study, for `similar`).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -416,8 +417,11 @@ def _cue_text(text: str) -> str:
     return " " + " ".join(re.sub(r"[^\w&£%-]+", " ", text.lower()).split()) + " "
 
 
+_phrase_text = functools.cache(_cue_text)  # for the fixed cue phrases only
+
+
 def _cues_in(text: str, phrases: Iterable[str]) -> list[str]:
-    return [p for p in phrases if _cue_text(p) in text]
+    return [p for p in phrases if _phrase_text(p) in text]
 
 
 def result_intent(query: str) -> ResultIntent | None:
