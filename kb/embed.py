@@ -380,11 +380,15 @@ class OnnxEmbedder:
     """Queries (and, if wished, documents) through onnxruntime: no torch is imported.
 
     The export is verified before it is loaded: its `onnx.json` against its schema and seal, the
-    model and tokenizer against their records (IndexError_ naming the file otherwise).
+    model and tokenizer against their records (IndexError_ naming the file otherwise). The copy
+    that `kb index` prepares for quick loading (`kb.index.QueryModelRecord`: the graph already
+    optimised, the weights mapped) is loaded instead while it matches the export; it computes the
+    same vectors, bit for bit. One thread by default: a query is short, and a session with one
+    thread starts soonest; give more to embed many passages.
     """
 
     def __init__(self, onnx_dir: Path, threads: int | None = None) -> None:
-        from kb.index import read_onnx_record
+        from kb.index import query_model, read_onnx_record
 
         record = read_onnx_record(onnx_dir)
         self._identity = record.identity
@@ -392,14 +396,22 @@ class OnnxEmbedder:
         self._dimension = record.dimension
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        def session(path: Path, optimise: bool) -> Any:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads or 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            if not optimise:  # optimised when prepared
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
         try:
-            self._session = ort.InferenceSession(
-                str(onnx_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-            )
+            prepared = query_model(onnx_dir, record, ort.__version__)
+            loaded: Any = None
+            if prepared is not None:
+                with contextlib.suppress(Exception):  # if it will not load here, the export will
+                    loaded = session(prepared, False)
+            self._session: Any = loaded or session(onnx_dir / ONNX_FILE, True)
             self._tokenizer = _load_tokenizer(onnx_dir / TOKENIZER_FILE, self._max_tokens)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise IndexError_(

@@ -6,17 +6,23 @@ Layout of `<cache>/index/`:
   passages; sealed with the sha256 of its own contents (see `Manifest`);
 - `vectors-<gen>.faiss`: `IndexIDMap(IndexFlatIP)` of unit vectors, one per passage;
 - `search-<gen>.npz`: everything a search reads, so that it needs neither the content nor faiss:
-  the BM25 score matrix (built by bm25s) with its vocabulary and stop words, the vectors in
-  manifest order, and per case study the metadata and the texts that results show (see
-  `SearchData`);
+  the BM25 score matrix (Lucene BM25 as bm25s computes it) with its vocabulary, stop words and
+  term counts, the vectors in manifest order, and per case study the metadata and the texts that
+  results show (see `SearchData`); its arrays are stored aligned, and a search maps them rather
+  than reading them;
 - `onnx/`: the ONNX export of the model, verified against sentence-transformers; it embeds
   passages (about twice as fast as torch on a CPU) and queries (without importing torch).
-  `onnx/onnx.json` (see `OnnxRecord`) records the export and its two files, sealed the same way.
+  `onnx/onnx.json` (see `OnnxRecord`) records the export and its two files, sealed the same way;
+  `onnx/query.onnx` with its weights in `onnx/query.onnx.data` is the export prepared for quick
+  loading (its graph already optimised, its weights mapped), recorded in `onnx/query.json` (see
+  `QueryModelRecord`): queries use it while it matches the export, and the export otherwise.
 
 Everything is verified as it is loaded: each record against its schema and its seal, each file
 against its record (size and mtime first; the sha256 only when the mtime differs, so a warm search
-hashes nothing). Searches refuse a damaged index with a message naming the file; `kb index` repairs
-whatever it finds damaged, the ONNX export included.
+hashes nothing). The schemas are in `kb.records`; a search checks the records kb wrote with a quick
+check of the same fields and seal instead (`_quick_record`), so that it need not load pydantic.
+Searches refuse a damaged index with a message naming the file; `kb index` repairs whatever it
+finds damaged, the ONNX export included.
 
 Each case study is split into passages by `kb.passages` (profile, results, body sections, in
 overlapping token windows; placeholder text left out). The manifest records each case-study file's
@@ -24,8 +30,10 @@ size and mtime, so that a search can tell that the content is unchanged without 
 (`source_changes`): sizes and mtimes first, a file's sha256 only where they differ.
 
 Updates are incremental (only new or changed case studies are embedded again; deleted ones leave
-the index) and atomic: new data files get a new generation name, the manifest is replaced last
-with `os.replace`, then the old generation is deleted. A manifest or data file that is missing,
+the index; the search file keeps what it holds of the unchanged ones, and only the BM25 scores,
+whose statistics span the library, are computed again) and atomic: new data files get a new
+generation name, the manifest is replaced last with `os.replace`, then the old generation is
+deleted. An updated index equals one built from nothing. A manifest or data file that is missing,
 corrupt, partial, edited or from another model is detected and rebuilt, with a message saying why.
 """
 
@@ -45,10 +53,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb import passages as _passages
 from kb.errors import IndexError_
@@ -69,6 +77,16 @@ if TYPE_CHECKING:
 
     from kb.content import Entry
     from kb.embed import Embedder
+    from kb.records import (
+        CaseRecord,
+        FileRecord,
+        IndexFiles,
+        Manifest,
+        OnnxRecord,
+        QueryModelRecord,
+        SourceRecord,
+        _Sealed,
+    )
 
 __all__ = [
     "INDEX_DIR",
@@ -79,6 +97,7 @@ __all__ = [
     "IndexReport",
     "Manifest",
     "OnnxRecord",
+    "QueryModelRecord",
     "PREAMBLE",
     "PROFILE",
     "RESULTS",
@@ -91,6 +110,7 @@ __all__ = [
     "load_index",
     "open_index",
     "passages_for",
+    "query_model",
     "read_onnx_record",
     "source_changes",
     "update_index",
@@ -99,10 +119,20 @@ __all__ = [
 
 INDEX_DIR = "index"
 ONNX_DIR = "onnx"  # inside INDEX_DIR
+# inside ONNX_DIR: the export prepared for searches (see QueryModelRecord): graph, weights, record
+QUERY_MODEL = "query.onnx"
+QUERY_WEIGHTS = "query.onnx.data"
+QUERY_META = "query.json"
 MANIFEST = "manifest.json"
 # Changing how passages are built (kb.passages.SCHEME) forces a rebuild; changing what the search
 # file holds rebuilds that file only (no embedding).
 SEARCH_SCHEME = "search-v2/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out"
+# How the search file is laid out (its arrays, aligned for mapping; each case study's row and
+# texts apart, with its BM25 term counts): part of the search scheme, so a new layout rebuilds
+# that file only. What an unchanged case study holds there is kept by updates, keyed by its
+# content hash and the search scheme: a change to what `_case_store` or `bm25_text` make of a
+# case study must change SEARCH_SCHEME.
+SEARCH_FILE = "file-v2/aligned/rows-apart/term-counts"
 BM25_K1 = 1.2
 BM25_B = 0.75
 # facets stored per case study for filters and 'why it matched' (FIELD_VOCABULARY order)
@@ -137,7 +167,7 @@ def passage_scheme() -> str:
 def search_scheme() -> str:
     """The search file's scheme: its format and every vocabulary file, whose labels and aliases
     are words a query can match; editing one rebuilds the search file (no embedding)."""
-    return f"{SEARCH_SCHEME}/vocab-{_vocab_digest(None)}"
+    return f"{SEARCH_SCHEME}/{SEARCH_FILE}/vocab-{_vocab_digest(None)}"
 
 
 # the ids and labels of a vocabulary file, in its block or flow form (read without a YAML parser,
@@ -178,7 +208,7 @@ class IndexReport:
 class SearchData:
     """A verified index, loaded for searching: all a search needs, without the content."""
 
-    manifest: Manifest
+    manifest: Manifest  # its fields (read-only attributes, not always the schema's object)
     case_ids: list[str]  # in manifest order
     passage_case: NDArray[np.int32]  # per vector row: position in case_ids
     passage_meta: NDArray[np.int32]  # per vector row: section, start, end
@@ -186,7 +216,9 @@ class SearchData:
     vectors: NDArray[np.float32]  # rows x dimension, unit length
     bm25: dict[str, Any]  # data, indices, indptr, doc order, vocab, stopwords
     store: dict[str, Any]  # 'cases' (one dict per case, manifest order), labels, query terms
-    texts: bytes  # the parts' texts, UTF-8; each case's parts give byte offsets into it
+    texts: NDArray[np.uint8]  # the parts' texts, UTF-8, case study after case study
+    text_start: NDArray[np.int64]  # where each case study's texts start (its parts' offsets
+    # are relative to it)
 
     @property
     def identity(self) -> str:
@@ -198,111 +230,214 @@ class SearchData:
         if found is None:
             return "", ""
         heading, start, end = found
-        return str(heading), self.texts[int(start) : int(end)].decode("utf-8")
+        base = int(self.text_start[position])
+        return str(heading), bytes(self.texts[base + int(start) : base + int(end)]).decode("utf-8")
 
 
 IndexData = SearchData  # the name callers used before the search file held texts
 
 
 # ---------------------------------------------------------------------------------------------
-# cache records: the one schema of the manifest and of the ONNX export's record, and the one
-# check of a cached file against its record
+# cache records: their schemas are in kb.records (pydantic: loaded to write a record, or to judge
+# one that the quick check here does not accept); the one check of a cached file against its
+# record
 
-_Count = Annotated[int, Field(strict=True, ge=0)]
-_Positive = Annotated[int, Field(strict=True, gt=0)]
-_Text = Annotated[str, Field(strict=True, min_length=1)]
-_Sha256 = Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{64}$")]
-# a name inside its folder, never a path
-_FileName = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
-_Section = Annotated[int, Field(strict=True, ge=RESULTS)]
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FileRecord(_Record):
-    """A cached file as it was written: name in its folder, size, mtime and sha256."""
-
-    name: _FileName
-    size: _Count
-    mtime_ns: _Count
-    sha256: _Sha256
+MANIFEST_FORMAT = 3
+MANIFEST_VERSION_FIELDS = frozenset({"format", "scheme", "search_scheme"})
+ONNX_FORMAT = 1
+QUERY_MODEL_FORMAT = 1
+_SCHEMAS = frozenset(
+    {
+        "CaseRecord",
+        "FileRecord",
+        "IndexFiles",
+        "Manifest",
+        "OnnxFiles",
+        "OnnxRecord",
+        "QueryModelFiles",
+        "QueryModelRecord",
+        "SourceRecord",
+    }
+)
 
 
-class _Sealed(_Record):
-    """A JSON record that carries the sha256 of its own contents, so that any edit or partial
-    write shows. Its version fields are left out of the seal: they are compared with this kb's
-    own, so that a record from another version is recognised as such."""
+def __getattr__(name: str) -> Any:
+    """The record schemas (`kb.index.Manifest` ...), loaded from kb.records when first used."""
+    if name in _SCHEMAS:
+        from kb import records
 
-    FORMAT: ClassVar[int]
-    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format"})
-
-    format: Annotated[int, Field(strict=True)]
-    checksum: Annotated[str, Field(strict=True)] = ""
-
-    def digest(self) -> str:
-        """The seal: sha256 of the record's canonical JSON, without version fields or checksum."""
-        body = self.model_dump_json(exclude={*self.VERSION_FIELDS, "checksum"})
-        return hashlib.sha256(body.encode()).hexdigest()
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class IndexFiles(_Record):
-    vectors: FileRecord
-    search: FileRecord
+# The quick check of a record, without pydantic (which would cost a search a tenth of its start):
+# what each field of the schemas in kb.records must be. A dict is a record (exactly these
+# fields), [spec] a mapping of ids to records, (None, spec) an optional record. It accepts only
+# what the schema accepts; a record it does not accept goes to the schema.
+_BIG = 1 << 63
 
 
-class SourceRecord(_Record):
-    """A case-study file as it was indexed: absolute path, size and mtime."""
-
-    path: _Text
-    size: _Count
-    mtime_ns: _Count
+def _integer(value: Any) -> bool:
+    return type(value) is int and -_BIG <= value < _BIG
 
 
-class CaseRecord(_Record):
-    hash: _Text  # content hash of the case-study file
-    passages: list[tuple[_Count, _Section, _Count, _Count]]  # (id, section, start, end)
-    source: SourceRecord | None = None  # None for entries that were not read from a file
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value < _BIG
 
 
-class Manifest(_Sealed):
-    """`index/manifest.json`: what the index holds and the data files of its generation."""
-
-    FORMAT: ClassVar[int] = 3
-    VERSION_FIELDS: ClassVar[frozenset[str]] = frozenset({"format", "scheme", "search_scheme"})
-
-    model: _Text  # identity of the embedding model
-    dimension: _Positive
-    max_tokens: _Positive
-    scheme: str  # the passage scheme's name when written
-    search_scheme: str  # search_scheme() when written
-    generation: _FileName
-    files: IndexFiles
-    next_id: _Count  # the id the next passage gets
-    cases: dict[str, CaseRecord]  # by case-study id; their passages are the vector rows
-
-    def passage_ids(self) -> NDArray[np.int64]:
-        ids = [p[0] for case in self.cases.values() for p in case.passages]
-        return np.asarray(ids, dtype=np.int64)
+def _positive(value: Any) -> bool:
+    return type(value) is int and 0 < value < _BIG
 
 
-class OnnxFiles(_Record):
-    model: FileRecord
-    tokenizer: FileRecord
+def _string(value: Any) -> bool:
+    return type(value) is str
 
 
-class OnnxRecord(_Sealed):
-    """`index/onnx/onnx.json`: which model the ONNX export is, how it pools, and its files."""
+def _text(value: Any) -> bool:
+    return type(value) is str and value != ""
 
-    FORMAT: ClassVar[int] = 1
 
-    identity: _Text
-    max_tokens: _Positive
-    dimension: _Positive
-    pooling: Literal["mean"]
-    normalize: Literal[True]
-    files: OnnxFiles
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _sha256(value: Any) -> bool:
+    return type(value) is str and _SHA256.fullmatch(value) is not None
+
+
+def _name(value: Any) -> bool:
+    return type(value) is str and _NAME.fullmatch(value) is not None
+
+
+def _passage_list(value: Any) -> bool:
+    """(id, section, start, end) lists, as CaseRecord.passages (written out: it runs per
+    passage)."""
+    if type(value) is not list:
+        return False
+    for passage in value:
+        if type(passage) is not list or len(passage) != 4:
+            return False
+        number, section, start, end = passage
+        if not (type(number) is int and type(section) is int and type(start) is int):
+            return False
+        if type(end) is not int or not (0 <= number < _BIG and RESULTS <= section < _BIG):
+            return False
+        if not (0 <= start < _BIG and 0 <= end < _BIG):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A record the quick check reads: its fields, its format, the fields left out of its seal."""
+
+    fields: dict[str, Any]
+    format: int
+    version_fields: frozenset[str] = frozenset({"format"})
+
+
+_FILE: dict[str, Any] = {"name": _name, "size": _count, "mtime_ns": _count, "sha256": _sha256}
+_SEALED: dict[str, Any] = {"format": _integer, "checksum": _string}
+_MANIFEST_FIELDS: dict[str, Any] = {
+    **_SEALED,
+    "model": _text,
+    "dimension": _positive,
+    "max_tokens": _positive,
+    "scheme": _string,
+    "search_scheme": _string,
+    "generation": _name,
+    "files": {"vectors": _FILE, "search": _FILE},
+    "next_id": _count,
+    "cases": [
+        {
+            "hash": _text,
+            "passages": _passage_list,
+            "source": (None, {"path": _text, "size": _count, "mtime_ns": _count}),
+        }
+    ],
+}
+_ONNX_FIELDS: dict[str, Any] = {
+    **_SEALED,
+    "identity": _text,
+    "max_tokens": _positive,
+    "dimension": _positive,
+    "pooling": lambda value: type(value) is str and value == "mean",
+    "normalize": lambda value: value is True,
+    "files": {"model": _FILE, "tokenizer": _FILE},
+}
+_QUERY_MODEL_FIELDS: dict[str, Any] = {
+    **_SEALED,
+    "source": _sha256,
+    "runtime": _text,
+    "machine": _text,
+    "files": {"graph": _FILE, "weights": _FILE},
+}
+_MANIFEST = _Kind(_MANIFEST_FIELDS, MANIFEST_FORMAT, MANIFEST_VERSION_FIELDS)
+_ONNX = _Kind(_ONNX_FIELDS, ONNX_FORMAT)
+_QUERY_MODEL = _Kind(_QUERY_MODEL_FIELDS, QUERY_MODEL_FORMAT)
+
+
+def _fits(value: Any, spec: Any) -> bool:
+    if isinstance(spec, dict):
+        return (
+            type(value) is dict
+            and value.keys() == spec.keys()
+            and all(_fits(value[key], field) for key, field in spec.items())
+        )
+    if isinstance(spec, list):
+        return type(value) is dict and all(_fits(item, spec[0]) for item in value.values())
+    if isinstance(spec, tuple):
+        return value is None or _fits(value, spec[1])
+    return bool(spec(value))
+
+
+def _attributes(value: Any, spec: Any) -> Any:
+    if isinstance(spec, dict):
+        fields = {key: _attributes(value[key], field) for key, field in spec.items()}
+        return SimpleNamespace(**fields)
+    if isinstance(spec, list):
+        return {key: _attributes(item, spec[0]) for key, item in value.items()}
+    if isinstance(spec, tuple):
+        return None if value is None else _attributes(value, spec[1])
+    return value
+
+
+def _quick_record(path: Path, kind: _Kind) -> Any:
+    """A sealed record as kb writes it, checked without pydantic: this kb's format, every field
+    of its schema's type, and its seal the sha256 of its JSON as written (kb writes it compact,
+    in the schema's order, as the seal is computed). Its fields come back as read-only attributes
+    (SimpleNamespace; `cases` a dict of them); None when only the schema can judge the record (a
+    missing, damaged, reformatted or older one): `kb.records.read_sealed` then does."""
+    with _no_cycle_collection():
+        try:
+            raw = json.loads(path.read_bytes())
+            if type(raw) is not dict or raw.get("format") != kind.format:
+                return None
+            if not _fits(raw, kind.fields):
+                return None
+            body = {key: value for key, value in raw.items() if key not in kind.version_fields}
+            del body["checksum"]
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            if hashlib.sha256(text.encode("utf-8")).hexdigest() != raw["checksum"]:
+                return None
+        except (OSError, ValueError, RecursionError):
+            return None
+        return _attributes(raw, kind.fields)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused while records and rows are read: JSON makes no reference
+    cycles, and collecting as it allocates (ever larger generations) only costs time."""
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Stale(Exception):
@@ -317,15 +452,14 @@ class _Missing(_Damaged):
     """Internal: a cached file is missing."""
 
 
-_RecordT = TypeVar("_RecordT", bound=_Sealed)
-
-
 def _index_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / INDEX_DIR
 
 
 def _record(path: Path, sha256: str | None = None) -> FileRecord:
     """The record of a file just written (`sha256` if already known)."""
+    from kb.records import FileRecord
+
     info = path.stat()
     return FileRecord(
         name=path.name,
@@ -335,12 +469,12 @@ def _record(path: Path, sha256: str | None = None) -> FileRecord:
     )
 
 
-def _verify_file(directory: Path, record: FileRecord) -> FileRecord:
+def _verify_file(directory: Path, record: FileRecord) -> int:
     """Check a cached file against its record; _Damaged names the file and what is wrong.
 
     Size and mtime first: when both match, the file is taken as written (no hashing, so warm
     searches stay fast). When only the mtime differs (a copy, a touch), the full sha256 decides;
-    the record returned then carries the new mtime, for `kb index` to store.
+    the file's mtime is returned, for `kb index` to store (see `_fresh`).
     """
     path = directory / record.name
     try:
@@ -354,19 +488,26 @@ def _verify_file(directory: Path, record: FileRecord) -> FileRecord:
             f"{path} is corrupt or partial ({info.st_size} bytes, expected {record.size})"
         )
     if info.st_mtime_ns == record.mtime_ns:
-        return record
+        return record.mtime_ns
     try:
         actual = _file_sha256(path)
     except OSError as exc:
         raise _Damaged(f"{path} is unreadable ({exc.strerror})") from None
     if actual != record.sha256:
         raise _Damaged(f"{path} is corrupt or was changed (checksum mismatch)")
-    return record.model_copy(update={"mtime_ns": info.st_mtime_ns})
+    return info.st_mtime_ns
+
+
+def _fresh(record: FileRecord, mtime_ns: int) -> FileRecord:
+    """A file's record with the mtime it has now (see `_verify_file`)."""
+    if mtime_ns == record.mtime_ns:
+        return record
+    return record.model_copy(update={"mtime_ns": mtime_ns})
 
 
 def _read_verified(directory: Path, record: FileRecord) -> tuple[bytes, FileRecord]:
     """A cached file's bytes once verified, and its record to keep (see `_verify_file`)."""
-    kept = _verify_file(directory, record)
+    kept = _fresh(record, _verify_file(directory, record))
     path = directory / record.name
     try:
         data = path.read_bytes()
@@ -408,46 +549,17 @@ def _write_sealed(path: Path, record: _Sealed) -> None:
     _write_atomic(path, sealed.model_dump_json().encode())
 
 
-def _read_sealed(path: Path, schema: type[_RecordT]) -> _RecordT:
-    """A record checked against its schema and its seal (parsed and validated in one pass)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _Missing(f"{path} is missing") from None
-    except OSError as exc:
-        raise _Damaged(f"{path} is unreadable ({exc.strerror})") from None
-    try:
-        record = schema.model_validate_json(data)
-    except ValidationError as exc:
-        raise _invalid(path, data, schema, exc) from None
-    if record.format != schema.FORMAT:
-        raise _Stale(f"{path} is from another version of kb")
-    if record.checksum != record.digest():
-        raise _Damaged(f"{path} does not match its checksum (edited by hand or partly written)")
-    return record
-
-
-def _invalid(path: Path, data: bytes, schema: type[_Sealed], exc: ValidationError) -> _Stale:
-    """Why a record failed its schema, in one line."""
-    try:
-        raw = json.loads(data)
-    except (ValueError, RecursionError) as error:
-        return _Damaged(f"{path} is unreadable ({error})")
-    if not isinstance(raw, dict):
-        return _Damaged(f"{path} is not a kb record (not a JSON object)")
-    if raw.get("format") != schema.FORMAT or type(raw["format"]) is not int:
-        return _Stale(f"{path} is from another version of kb (format {raw.get('format')!r})")
-    problem = exc.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"])
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return _Damaged(f"{path} is invalid: {where}: {problem['msg']}{more}")
-
-
-def _read_manifest(directory: Path) -> Manifest:
+def _read_manifest(directory: Path, *, quick: bool = False) -> Manifest:
+    """The verified manifest: with `quick` (searches), its fields as read-only attributes when
+    `_quick_record` accepts it, else the schema's object (see kb.records)."""
     path = directory / MANIFEST
     if not path.exists():
         raise _Stale("no index yet")
-    manifest = _read_sealed(path, Manifest)
+    manifest = _quick_record(path, _MANIFEST) if quick else None
+    if manifest is None:
+        from kb.records import Manifest, read_sealed
+
+        manifest = read_sealed(path, Manifest)
     if manifest.scheme != passage_scheme():
         raise _Stale("passages are now built differently")
     return manifest
@@ -475,53 +587,207 @@ def _load_vectors(directory: Path, manifest: Manifest) -> tuple[Any, FileRecord]
     return index, record
 
 
-def _load_search(directory: Path, manifest: Manifest) -> tuple[dict[str, Any], FileRecord]:
-    """The search file's arrays, verified against the manifest, and the file's record to keep."""
-    import io
+def _load_search(
+    directory: Path, manifest: Manifest, *, rows: bool = True
+) -> tuple[dict[str, Any], int]:
+    """The search file's arrays (mapped, not copied), verified against the manifest, and its
+    mtime now. `arrays['store']` is its vocabulary store; with `rows`, the case-study rows are
+    parsed into `store['cases']` (an update copies them as they are)."""
+    import struct
+    import zipfile
 
-    data, record = _read_verified(directory, manifest.files.search)
+    record = manifest.files.search
+    mtime_ns = _verify_file(directory, record)
     path = directory / record.name
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = _map_npz(path, record.size)
         doc_ids = [str(d) for d in arrays["doc_ids"]]
-        store = json.loads(arrays.pop("store").tobytes().decode("utf-8"))
-        cases = store["cases"]
-        rows = sum(len(c.passages) for c in manifest.cases.values())
+        passages = sum(len(c.passages) for c in manifest.cases.values())
         consistent = (
             doc_ids == list(manifest.cases)
-            and [c["id"] for c in cases] == doc_ids
-            and arrays["vectors"].shape == (rows, manifest.dimension)
+            and arrays["vectors"].shape == (passages, manifest.dimension)
             and arrays["vectors"].dtype == np.float32
             and len(arrays["idf"]) == len(arrays["vocab"])
+            and len(arrays["indptr"]) <= len(arrays["vocab"]) + 1
+            and len(arrays["indices"]) == len(arrays["data"]) == len(arrays["tf"])
+            and int(arrays["indptr"][-1]) == len(arrays["indices"])
+            and _offsets_fit(arrays["row_start"], len(doc_ids), len(arrays["rows"]))
+            and _offsets_fit(arrays["text_start"], len(doc_ids), len(arrays["texts"]))
         )
-    except (ValueError, OSError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        if consistent:
+            store = _parse_json(bytes(arrays["store"]))
+            if rows:
+                store["cases"] = _parse_json(bytes(arrays["rows"]))
+                consistent = [c["id"] for c in store["cases"]] == doc_ids
+            arrays["store"] = store
+    except FileNotFoundError:
+        raise _Missing(f"{path} is missing") from None
+    except (
+        ValueError,
+        OSError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        UnicodeDecodeError,
+        EOFError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as exc:
         raise _Damaged(f"{path} cannot be read ({exc})") from None
     if not consistent:
         raise _Damaged(f"{path} does not match the manifest")
-    arrays["store"] = store
-    return arrays, record
+    return arrays, mtime_ns
 
 
-def _check_onnx(onnx_dir: Path) -> tuple[OnnxRecord, bool]:
-    """The verified record of an ONNX export, and whether its file records were refreshed."""
+def _parse_json(data: bytes) -> Any:
+    """JSON (see `_no_cycle_collection`); ValueError if it is not JSON."""
+    with _no_cycle_collection():
+        return json.loads(data)
+
+
+def _offsets_fit(starts: NDArray[np.int64], count: int, length: int) -> bool:
+    """Whether `count` + 1 ascending offsets lie within a blob of `length` bytes."""
+    return (
+        starts.shape == (count + 1,)
+        and int(starts[0]) >= 0
+        and bool(np.all(np.diff(starts) >= 0))
+        and int(starts[-1]) <= length
+    )
+
+
+def _check_onnx(onnx_dir: Path, *, quick: bool = False) -> tuple[OnnxRecord, bool]:
+    """The verified record of an ONNX export, and whether its file records were refreshed (not
+    with `quick`, which reads the record as `_read_manifest` does)."""
     from kb.embed import ONNX_META
 
-    record = _read_sealed(onnx_dir / ONNX_META, OnnxRecord)
-    files = OnnxFiles(
-        model=_verify_file(onnx_dir, record.files.model),
-        tokenizer=_verify_file(onnx_dir, record.files.tokenizer),
-    )
-    if files == record.files:
+    path = onnx_dir / ONNX_META
+    record = _quick_record(path, _ONNX) if quick else None
+    if record is None:
+        from kb.records import OnnxRecord, read_sealed
+
+        record = read_sealed(path, OnnxRecord)
+    model = _verify_file(onnx_dir, record.files.model)
+    tokenizer = _verify_file(onnx_dir, record.files.tokenizer)
+    if quick or (model, tokenizer) == (
+        record.files.model.mtime_ns,
+        record.files.tokenizer.mtime_ns,
+    ):
         return record, False
+    from kb.records import OnnxFiles
+
+    files = OnnxFiles(
+        model=_fresh(record.files.model, model), tokenizer=_fresh(record.files.tokenizer, tokenizer)
+    )
     return record.model_copy(update={"files": files}), True
+
+
+def _machine() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().machine or "unknown"
+    import platform  # pragma: no cover - not POSIX
+
+    return platform.machine() or "unknown"  # pragma: no cover
+
+
+def _check_query_model(
+    onnx_dir: Path, export: OnnxRecord, runtime: str, *, quick: bool = False
+) -> tuple[QueryModelRecord, bool]:
+    """The verified record of the prepared query model, and whether its file records were
+    refreshed (not with `quick`); _Stale if it is missing, damaged or not made from this export
+    here."""
+    path = onnx_dir / QUERY_META
+    record = _quick_record(path, _QUERY_MODEL) if quick else None
+    if record is None:
+        from kb.records import QueryModelRecord, read_sealed
+
+        record = read_sealed(path, QueryModelRecord)
+    if record.source != export.files.model.sha256:
+        raise _Stale(f"{path} was made from another export")
+    if record.runtime != runtime or record.machine != _machine():
+        raise _Stale(f"{path} was made by another onnxruntime or machine")
+    if (record.files.graph.name, record.files.weights.name) != (QUERY_MODEL, QUERY_WEIGHTS):
+        raise _Damaged(f"{path} names other files")
+    graph = _verify_file(onnx_dir, record.files.graph)
+    weights = _verify_file(onnx_dir, record.files.weights)
+    if quick or (graph, weights) == (record.files.graph.mtime_ns, record.files.weights.mtime_ns):
+        return record, False
+    from kb.records import QueryModelFiles
+
+    files = QueryModelFiles(
+        graph=_fresh(record.files.graph, graph), weights=_fresh(record.files.weights, weights)
+    )
+    return record.model_copy(update={"files": files}), True
+
+
+def query_model(onnx_dir: Path, export: OnnxRecord, runtime: str) -> Path | None:
+    """The prepared query model (see `QueryModelRecord`) if it is intact and was made from this
+    export by this onnxruntime (`runtime`, its version) here; None otherwise, and the export is
+    loaded instead. Its files are checked by size and mtime (sha256 only if the mtime differs)."""
+    try:
+        _check_query_model(onnx_dir, export, runtime, quick=True)
+    except _Stale:
+        return None
+    return onnx_dir / QUERY_MODEL
+
+
+def _prepare_query_model(onnx_dir: Path, export: OnnxRecord, report: IndexReport) -> None:
+    """Save the export's optimised graph with its weights apart, for searches to load quickly
+    (once per export, onnxruntime version and machine)."""
+    import shutil
+
+    import onnxruntime as ort
+
+    from kb.embed import ONNX_FILE
+    from kb.records import QueryModelFiles, QueryModelRecord
+
+    try:
+        record, refreshed = _check_query_model(onnx_dir, export, ort.__version__)
+        if refreshed:  # only mtimes changed (a copied cache): keep searches from hashing
+            _write_sealed(onnx_dir / QUERY_META, record)
+        return
+    except _Stale as reason:
+        if (onnx_dir / QUERY_META).exists():
+            report.messages.append(f"preparing the query model again: {reason}")
+    tmp = Path(tempfile.mkdtemp(prefix=".query-", dir=onnx_dir))
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.optimized_model_filepath = str(tmp / QUERY_MODEL)
+        for key, value in (
+            ("session.optimized_model_external_initializers_file_name", QUERY_WEIGHTS),
+            ("session.optimized_model_external_initializers_min_size_in_bytes", "1024"),
+        ):
+            options.add_session_config_entry(key, value)
+        ort.InferenceSession(str(onnx_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        # the old record goes first, so that no search pairs it with the new files
+        with contextlib.suppress(FileNotFoundError):
+            (onnx_dir / QUERY_META).unlink()
+        for name in (QUERY_WEIGHTS, QUERY_MODEL):
+            os.replace(tmp / name, onnx_dir / name)
+        files = QueryModelFiles(
+            graph=_record(onnx_dir / QUERY_MODEL), weights=_record(onnx_dir / QUERY_WEIGHTS)
+        )
+        prepared = QueryModelRecord(
+            format=QueryModelRecord.FORMAT,
+            source=export.files.model.sha256,
+            runtime=ort.__version__,
+            machine=_machine(),
+            files=files,
+        )
+        _write_sealed(onnx_dir / QUERY_META, prepared)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        report.messages.append(f"searches will load the whole ONNX export: {exc}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_onnx_record(onnx_dir: Path) -> OnnxRecord:
     """The record of the ONNX export in `onnx_dir`, with its files verified; IndexError_ (naming
     the file, with the hint to run `kb index`) if anything is missing, changed or damaged."""
     try:
-        record, _ = _check_onnx(onnx_dir)
+        record, _ = _check_onnx(onnx_dir, quick=True)
     except _Stale as reason:
         raise IndexError_(
             f"the ONNX query model cannot be used: {reason}; hint: run `kb index` to repair it"
@@ -532,6 +798,7 @@ def read_onnx_record(onnx_dir: Path) -> OnnxRecord:
 def write_onnx_record(onnx_dir: Path, *, identity: str, max_tokens: int, dimension: int) -> None:
     """Record the ONNX export in `onnx_dir` (its model.onnx and tokenizer.json as written)."""
     from kb.embed import ONNX_FILE, ONNX_META, TOKENIZER_FILE
+    from kb.records import OnnxFiles, OnnxRecord
 
     record = OnnxRecord(
         format=OnnxRecord.FORMAT,
@@ -565,36 +832,102 @@ def _empty_index(dimension: int) -> Any:
     return faiss.IndexIDMap(faiss.IndexFlatIP(dimension))
 
 
-def _bm25_arrays(entries: Sequence[Entry]) -> dict[str, Any]:
-    import bm25s
-    from bm25s.stopwords import STOPWORDS_EN
+# BM25's stop words: bm25s's English list (STOPWORDS_EN), written out so that indexing need not
+# import bm25s (half a second) and the index does not change with its version
+BM25_STOPWORDS = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+    "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
+    "these", "they", "this", "to", "was", "will", "with",
+)  # fmt: skip
 
-    stopwords = frozenset(STOPWORDS_EN)
+
+def _stopwords() -> frozenset[str]:
+    return frozenset(BM25_STOPWORDS)
+
+
+def _term_counts(
+    entries: Sequence[Entry], stopwords: frozenset[str]
+) -> tuple[list[str], list[int], list[int]]:
+    """BM25 words of each entry, counted: (term, document, count) lists, documents numbered
+    by their place in `entries`. A document without words holds the empty term once (as bm25s
+    does), so that every document has a length."""
     stemmer = new_stemmer()
-    corpus = [bm25_tokens(bm25_text(e), stemmer, stopwords) or [""] for e in entries]
-    scores: dict[str, Any] = {"data": [], "indices": [], "indptr": [0]}
-    vocab: list[tuple[str, int]] = []
-    if corpus:
-        retriever = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
-        retriever.index(corpus, show_progress=False)
-        scores = retriever.scores
-        vocab = sorted(retriever.vocab_dict.items(), key=lambda kv: kv[1])
-    if [i for _, i in vocab] != list(range(len(vocab))):
-        raise IndexError_("unexpected BM25 vocabulary layout from bm25s")
-    # each term's idf (as bm25s computes it), for the query coverage in kb.search
-    doc_freq = np.diff(np.asarray(scores["indptr"], dtype=np.float64))
-    n_docs = max(1, len(entries))
-    idf = np.log(1 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
-    idf = np.resize(idf, len(vocab)) if len(idf) >= len(vocab) else np.pad(
-        idf, (0, len(vocab) - len(idf)), constant_values=0.0
-    )
+    terms: list[str] = []
+    docs: list[int] = []
+    counts: list[int] = []
+    for doc, entry in enumerate(entries):
+        counted = Counter(bm25_tokens(bm25_text(entry), stemmer, stopwords) or [""])
+        terms.extend(counted)
+        counts.extend(counted.values())
+        docs.extend([doc] * len(counted))
+    return terms, docs, counts
+
+
+def _bm25_arrays(
+    n_docs: int,
+    fresh: tuple[list[str], list[int], list[int]],
+    kept: tuple[Sequence[str], NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]
+    | None = None,
+) -> dict[str, Any]:
+    """The BM25 score matrix (Lucene BM25, as bm25s computes it, bit for bit) of `n_docs`
+    documents from their term counts.
+
+    `fresh`: (term, document, count) lists of documents counted now; `kept`: (vocabulary, term
+    ids, documents, counts) arrays of documents whose counts come from a previous search file
+    (document numbers already the new ones). The vocabulary is sorted, so the arrays depend only
+    on the documents' words, not on which were counted now: an updated index equals a rebuilt one.
+    """
+    import math
+
+    fresh_terms, fresh_docs, fresh_counts = fresh
+    words = set(fresh_terms)
+    if kept is not None:
+        old_vocab, old_terms, _, _ = kept
+        used = np.unique(old_terms)
+        words.update(str(old_vocab[int(t)]) for t in used)
+    vocab = sorted(words)
+    number = {term: i for i, term in enumerate(vocab)}
+    terms = np.fromiter((number[t] for t in fresh_terms), np.int64, len(fresh_terms))
+    docs = np.asarray(fresh_docs, dtype=np.int64)
+    counts = np.asarray(fresh_counts, dtype=np.int32)
+    if kept is not None:
+        old_vocab, old_terms, old_docs, old_counts = kept
+        remap = np.full(len(old_vocab), -1, dtype=np.int64)
+        remap[used] = [number[str(old_vocab[int(t)])] for t in used]
+        # the kept entries come first: in (term, document) order already, they sort fast
+        terms = np.concatenate([remap[old_terms], terms])
+        docs = np.concatenate([old_docs, docs])
+        counts = np.concatenate([old_counts, counts])
+    order = np.argsort(terms * max(1, n_docs) + docs, kind="stable")
+    terms, docs, counts = terms[order], docs[order], counts[order]
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+    # bm25s: idf per term with math.log, stored as float32; the term-frequency part in float64
+    doc_freq = np.diff(indptr)
+    idf_of = {
+        int(df): math.log(1 + (n_docs - int(df) + 0.5) / (int(df) + 0.5))
+        for df in np.unique(doc_freq)
+    }
+    term_idf = np.asarray([idf_of[int(df)] for df in doc_freq], dtype=np.float32)
+    lengths = np.bincount(docs, weights=counts, minlength=n_docs).astype(np.int64)
+    norm = np.zeros(0)
+    if n_docs:
+        norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths.astype(np.float64) / lengths.mean())
+    tf = counts.astype(np.float32)
+    data = (term_idf[terms] * (tf / (norm[docs] + tf))).astype(np.float32)
+    if n_docs and "" not in number:
+        vocab.append("")  # bm25s adds the empty term last (no document has it)
+    # each term's idf, for the query coverage in kb.search
+    freq = np.pad(doc_freq.astype(np.float64), (0, len(vocab) - len(doc_freq)))
+    idf = np.log(1 + (max(1, n_docs) - freq + 0.5) / (freq + 0.5))
+    idf[len(doc_freq) :] = 0.0
     return {
-        "data": np.asarray(scores["data"], dtype=np.float32),
-        "indices": np.asarray(scores["indices"], dtype=np.int32),
-        "indptr": np.asarray(scores["indptr"], dtype=np.int64),
-        "idf": np.asarray(idf, dtype=np.float32),
-        "vocab": np.array([t for t, _ in vocab], dtype=str),
-        "stopwords": np.array(sorted(stopwords), dtype=str),
+        "data": data,
+        "indices": docs.astype(np.int32),
+        "indptr": indptr,
+        "tf": counts,
+        "idf": idf.astype(np.float32),
+        "vocab": np.array(vocab, dtype=str),
     }
 
 
@@ -662,18 +995,104 @@ def _vocabulary_store(stopwords: frozenset[str]) -> dict[str, Any]:
     return {"labels": labels, "query_terms": terms, "ics_predecessors": predecessors}
 
 
-def _build_search(
-    entries: Sequence[Entry], manifest_cases: dict[str, CaseRecord], index: Any
-) -> bytes:
-    """The search file: BM25 arrays, vectors in manifest order, metadata and texts."""
-    import io
+@dataclass
+class _Previous:
+    """The search file an update replaces: what it holds per case study can be kept."""
 
+    arrays: dict[str, Any]  # as `_load_search` maps them (case-study rows not parsed)
+    hashes: dict[str, str]  # case-study id -> the content hash its data was built from
+
+
+def _span(arrays: dict[str, Any], blob: str, starts: str, position: int, gap: int = 0) -> bytes:
+    """One case study's bytes in a blob of the search file (`gap`: a separator after each)."""
+    offsets = arrays[starts]
+    start, end = int(offsets[position]), int(offsets[position + 1]) - gap
+    return bytes(arrays[blob][start:end])
+
+
+def _reusable(
+    ordered: Sequence[Entry], previous: _Previous | None, stopwords: frozenset[str]
+) -> dict[int, int]:
+    """New position -> position in the previous search file, for each case study whose data
+    there was built from the same content (same hash) by the same scheme."""
+    if previous is None:
+        return {}
+    arrays = previous.arrays
+    if frozenset(str(w) for w in arrays["stopwords"]) != stopwords:
+        return {}
+    old_position = {str(cid): i for i, cid in enumerate(arrays["doc_ids"])}
+    out: dict[int, int] = {}
+    for position, entry in enumerate(ordered):
+        case_id = entry.case.id
+        old = old_position.get(case_id)
+        if old is None or previous.hashes.get(case_id) != entry.content_hash:
+            continue
+        # the row must be this case study's (a cheap check of what the file says)
+        if _span(arrays, "rows", "row_start", old, gap=1).startswith(
+            b'{"id": ' + json.dumps(case_id).encode("utf-8")
+        ):
+            out[position] = old
+    return out
+
+
+def _kept_counts(
+    arrays: dict[str, Any], reused: dict[int, int]
+) -> tuple[Sequence[str], NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]:
+    """The BM25 term counts of the reused case studies, from the previous search file's matrix:
+    (its vocabulary, term ids, new document numbers, counts), in (term, document) order."""
+    indptr = np.asarray(arrays["indptr"], dtype=np.int64)
+    new_of_old = np.full(len(arrays["doc_ids"]), -1, dtype=np.int64)
+    new_of_old[np.fromiter(reused.values(), np.int64, len(reused))] = np.fromiter(
+        reused.keys(), np.int64, len(reused)
+    )
+    terms = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+    docs = new_of_old[np.asarray(arrays["indices"], dtype=np.int64)]
+    keep = docs >= 0
+    return (
+        arrays["vocab"],
+        terms[keep],
+        docs[keep],
+        np.asarray(arrays["tf"], dtype=np.int32)[keep],
+    )
+
+
+def _build_search(
+    entries: Sequence[Entry],
+    manifest_cases: dict[str, CaseRecord],
+    index: Any,
+    path: Path,
+    previous: _Previous | None = None,
+) -> FileRecord:
+    """Write the search file: BM25 arrays, vectors in manifest order, metadata and texts.
+
+    Each case study's row, texts and BM25 term counts are taken from the `previous` search file
+    when its content is unchanged, and built otherwise; the BM25 scores are then computed again
+    over the whole library (its statistics change with every case study). The file is the same
+    either way.
+    """
     import faiss
 
     ordered = sorted(entries, key=lambda e: e.case.id)
     if [e.case.id for e in ordered] != list(manifest_cases):
         raise IndexError_("the search file and the manifest list different case studies")
-    arrays = _bm25_arrays(ordered)
+    stopwords = _stopwords()
+    reused = _reusable(ordered, previous, stopwords)
+    rows: list[bytes] = []
+    texts: list[bytes] = []
+    fresh: list[int] = []
+    for position, entry in enumerate(ordered):
+        old = reused.get(position)
+        if old is not None and previous is not None:
+            rows.append(_span(previous.arrays, "rows", "row_start", old, gap=1))
+            texts.append(_span(previous.arrays, "texts", "text_start", old))
+            continue
+        text = bytearray()  # part offsets in a row are relative to the case study's own texts
+        rows.append(json.dumps(_case_store(entry, text)).encode("utf-8"))
+        texts.append(bytes(text))
+        fresh.append(position)
+    terms, docs, counts = _term_counts([ordered[p] for p in fresh], stopwords)
+    kept = _kept_counts(previous.arrays, reused) if reused and previous is not None else None
+    arrays = _bm25_arrays(len(ordered), (terms, [fresh[d] for d in docs], counts), kept)
     dimension = int(index.d)
     if index.ntotal:
         ids = faiss.vector_to_array(index.id_map).astype(np.int64)
@@ -682,21 +1101,129 @@ def _build_search(
         vectors = index.index.reconstruct_n(0, index.ntotal)[np.asarray(order, dtype=np.int64)]
     else:
         vectors = np.zeros((0, dimension), dtype=np.float32)
-    texts = bytearray()
-    store = {
-        "cases": [_case_store(e, texts) for e in ordered],
-        **_vocabulary_store(frozenset(str(w) for w in arrays["stopwords"])),
-    }
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        **arrays,
-        doc_ids=np.array([e.case.id for e in ordered], dtype=str),
-        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
-        store=np.frombuffer(json.dumps(store).encode("utf-8"), dtype=np.uint8),
-        texts=np.frombuffer(bytes(texts), dtype=np.uint8),
+    row_start = np.cumsum([1] + [len(row) + 1 for row in rows], dtype=np.int64)
+    text_start = np.cumsum([0] + [len(text) for text in texts], dtype=np.int64)
+    return _write_npz(
+        path,
+        {
+            **arrays,
+            "stopwords": np.array(sorted(stopwords), dtype=str),
+            "doc_ids": np.array([e.case.id for e in ordered], dtype=str),
+            "vectors": np.ascontiguousarray(vectors, dtype=np.float32),
+            "store": _bytes_array(json.dumps(_vocabulary_store(stopwords)).encode("utf-8")),
+            "rows": _bytes_array(b"[" + b",".join(rows) + b"]"),
+            "row_start": row_start,
+            "texts": _bytes_array(b"".join(texts)),
+            "text_start": text_start,
+        },
     )
-    return buffer.getvalue()
+
+
+def _bytes_array(data: bytes) -> NDArray[np.uint8]:
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+_ALIGN = 64  # the .npy format aligns array data to 64 bytes within each member
+_PADDING_ID = 0x6B62  # a zip extra-field id for the padding that aligns each member
+
+
+def _write_npz(path: Path, arrays: dict[str, Any]) -> FileRecord:
+    """Write an uncompressed .npz (np.load reads it) whose arrays start on 64-byte boundaries of
+    the file, so that `_map_npz` can map them without copying; streamed from the arrays, via a
+    temporary file and os.replace. Its bytes depend only on the arrays. Returns its record."""
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w+b") as handle:
+            with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
+                for name, array in arrays.items():
+                    _write_member(archive, handle.tell(), name, np.ascontiguousarray(array))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return _record(path)
+
+
+def _write_member(archive: Any, offset: int, name: str, array: NDArray[Any]) -> None:
+    """One array as `name`.npy at `offset` of the archive, its data aligned (see `_write_npz`)."""
+    import io
+    import struct
+    import zipfile
+
+    header = io.BytesIO()
+    fields = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(header, fields)
+    except ValueError:  # a header too long for format 1.0
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, fields)
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    info.file_size = header.tell() + array.nbytes
+    # the local header (30 bytes), the name and an extra field that pads, then the .npy member,
+    # whose own header is a multiple of 64 bytes long
+    start = offset + 30 + len(info.filename.encode("utf-8")) + 4
+    pad = -start % _ALIGN
+    info.extra = struct.pack("<HH", _PADDING_ID, pad) + bytes(pad)
+    with archive.open(info, "w") as member:
+        member.write(header.getvalue())
+        member.write(array.reshape(-1).view(np.uint8).data)
+
+
+def _map_npz(path: Path, size: int) -> dict[str, Any]:
+    """The arrays of a search file, mapped from the page cache without copying where they are
+    stored aligned (see `_write_npz`), else read; ValueError etc. if it is malformed."""
+    import io
+    import mmap
+    import struct
+    import zipfile
+
+    with path.open("rb") as handle:
+        if os.name == "posix" and size > 0:
+            data: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        else:  # pragma: no cover - elsewhere a mapped file could not be replaced or deleted
+            data = handle.read()
+    if len(data) != size:
+        raise ValueError(f"{len(data)} bytes, expected {size}")
+    arrays: dict[str, Any] = {}
+    with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            header = data[info.header_offset : info.header_offset + 30]
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                raise ValueError(f"member {name} has no local header")
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            end = start + info.file_size
+            if info.compress_type != zipfile.ZIP_STORED or end > len(data):
+                arrays[name] = np.lib.format.read_array(archive.open(info), allow_pickle=False)
+                continue
+            member = io.BytesIO(data[start : min(end, start + 4096)])
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+            if dtype.hasobject:
+                raise ValueError(f"member {name} holds objects")
+            offset = start + member.tell()
+            count = int(np.prod(shape, dtype=np.int64))
+            if offset + count * dtype.itemsize != end:
+                raise ValueError(f"member {name} has the wrong size")
+            if count == 0 or offset % max(1, dtype.alignment):
+                array = np.frombuffer(bytes(data[offset:end]), dtype=dtype, count=count)
+            else:
+                array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+            arrays[name] = array.reshape(shape, order="F" if fortran else "C")
+    return arrays
 
 
 def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> None:
@@ -713,12 +1240,14 @@ def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> No
             raise _Stale(f"{onnx_dir} is an export of another model ({record.identity})")
         if refreshed:  # only mtimes changed (a copied cache): keep searches from hashing
             _write_sealed(onnx_dir / ONNX_META, record)
+        _prepare_query_model(onnx_dir, record, report)
         return
     except _Stale as reason:
         if onnx_dir.exists():
             report.messages.append(f"exporting the query model again: {reason}")
     embedder.export_onnx(onnx_dir)
     report.messages.append("exported the query model to ONNX (searches will not load torch)")
+    _prepare_query_model(onnx_dir, _check_onnx(onnx_dir)[0], report)
 
 
 def _document_embedder(
@@ -737,7 +1266,7 @@ def _document_embedder(
         return embedder
     try:
         _ensure_onnx(cache_dir, embedder, report)
-        return OnnxEmbedder(_index_dir(cache_dir) / ONNX_DIR)
+        return OnnxEmbedder(_index_dir(cache_dir) / ONNX_DIR, threads=min(4, os.cpu_count() or 1))
     except IndexError_ as exc:
         report.messages.append(f"embedding with sentence-transformers: {exc}")
         return embedder
@@ -789,12 +1318,15 @@ def _update(
     embedder: Embedder,
     progress: Callable[[int, int], None] | None,
 ) -> IndexReport:
+    from kb.records import CaseRecord, IndexFiles
+
     directory = _index_dir(cache_dir)
     report = IndexReport()
     identity = embedder.identity
 
     manifest: Manifest | None
     kept: IndexFiles | None = None  # the data files' records, mtimes as found
+    previous: _Previous | None = None  # the search file, if of this scheme: data to keep
     try:
         manifest = _read_manifest(directory)
         if manifest.model != identity:
@@ -804,13 +1336,17 @@ def _update(
         index, vectors_file = _load_vectors(directory, manifest)
         search_file = manifest.files.search
         if manifest.search_scheme == search_scheme():
-            _, search_file = _load_search(directory, manifest)
+            arrays, mtime_ns = _load_search(directory, manifest, rows=False)
+            search_file = _fresh(search_file, mtime_ns)
+            hashes = {case_id: case.hash for case_id, case in manifest.cases.items()}
+            previous = _Previous(arrays, hashes)
         kept = IndexFiles(vectors=vectors_file, search=search_file)
     except _Stale as reason:
         if str(reason) != "no index yet":
             report.rebuilt_reason = str(reason)
             report.messages.append(f"rebuilding the index: {reason}")
         manifest = None
+        previous = None
         index = _empty_index(embedder.dimension)
 
     old_cases: dict[str, CaseRecord] = dict(manifest.cases) if manifest else {}
@@ -885,7 +1421,7 @@ def _update(
         report.added or report.updated or report.removed or manifest is None or old_search
     )
     if changed:
-        _write_generation(directory, old_cases, entries, index, embedder, next_id)
+        _write_generation(directory, old_cases, entries, index, embedder, next_id, previous)
     elif manifest is not None and kept is not None and (kept != manifest.files or moved):
         # only mtimes changed (a copied cache, touched content): record them, so that searches
         # need not hash the files
@@ -908,6 +1444,8 @@ def _source_record(entry: Entry) -> SourceRecord | None:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
+    from kb.records import SourceRecord
+
     return SourceRecord(
         path=os.path.abspath(entry.path), size=info.st_size, mtime_ns=info.st_mtime_ns
     )
@@ -920,16 +1458,20 @@ def _write_generation(
     index: Any,
     embedder: Embedder,
     next_id: int,
+    previous: _Previous | None = None,
 ) -> None:
     import faiss
+
+    from kb.records import IndexFiles, Manifest
 
     generation = secrets.token_hex(6)
     ordered = {cid: cases[cid] for cid in sorted(cases)}
     vector_bytes = faiss.serialize_index(index).tobytes()
-    search_bytes = _build_search(entries, ordered, index)
     files = IndexFiles(
         vectors=_write_atomic(directory / f"vectors-{generation}.faiss", vector_bytes),
-        search=_write_atomic(directory / f"search-{generation}.npz", search_bytes),
+        search=_build_search(
+            entries, ordered, index, directory / f"search-{generation}.npz", previous
+        ),
     )
     manifest = Manifest(
         format=Manifest.FORMAT,
@@ -970,7 +1512,7 @@ def _open(cache_dir: Path, entries: Sequence[Entry] | None) -> SearchData:
     directory = _index_dir(cache_dir)
     for attempt in (1, 2):
         try:
-            manifest = _read_manifest(directory)
+            manifest = _read_manifest(directory, quick=True)
             stale = _compare(manifest, entries) if entries is not None else None
             if stale:
                 raise _Stale(stale)
@@ -988,27 +1530,28 @@ def _open(cache_dir: Path, entries: Sequence[Entry] | None) -> SearchData:
                 f"the search index cannot be used: {reason}; hint: run `kb index`{repair}"
             ) from None
     case_ids = list(manifest.cases)
-    passage_case: list[int] = []
-    meta: list[tuple[int, int, int]] = []
-    starts: list[int] = []
-    for position, case_id in enumerate(case_ids):
-        starts.append(len(meta))
-        for _, section, start, end in manifest.cases[case_id].passages:
-            passage_case.append(position)
-            meta.append((section, start, end))
+    counts = [len(case.passages) for case in manifest.cases.values()]
+    passages = [p for case in manifest.cases.values() for p in case.passages]
+    meta = np.asarray(passages, dtype=np.int32).reshape(-1, 4)[:, 1:]
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
     store = arrays.pop("store")
-    texts = arrays.pop("texts").tobytes()
+    texts = arrays.pop("texts")
+    text_start = arrays.pop("text_start")
+    for kept_by_updates in ("rows", "row_start"):
+        arrays.pop(kept_by_updates)
     vectors = arrays.pop("vectors")
     return SearchData(
         manifest=manifest,
         case_ids=case_ids,
-        passage_case=np.asarray(passage_case, dtype=np.int32),
-        passage_meta=np.asarray(meta, dtype=np.int32).reshape(-1, 3),
-        case_start=np.asarray(starts, dtype=np.int64),
+        passage_case=np.repeat(np.arange(len(counts), dtype=np.int32), counts),
+        passage_meta=np.ascontiguousarray(meta),
+        case_start=starts,
         vectors=vectors,
         bm25=arrays,
         store=store,
         texts=texts,
+        text_start=text_start,
     )
 
 
@@ -1117,7 +1660,11 @@ def index_library(
     entries = load_library(content_dir)
     if rebuild:
         directory = _index_dir(cache_dir)
-        for record in (directory / MANIFEST, directory / ONNX_DIR / ONNX_META):
+        for record in (
+            directory / MANIFEST,
+            directory / ONNX_DIR / ONNX_META,
+            directory / ONNX_DIR / QUERY_META,
+        ):
             with contextlib.suppress(FileNotFoundError):
                 record.unlink()
     report = update_index(entries, cache_dir, model=model, progress=progress, embedder=embedder)

@@ -927,12 +927,9 @@ class Searcher:
 
         Only the case's three densest passages are read for words, which keeps this cheap.
         """
-        start = int(self.data.case_start[position])
-        end = (
-            int(self.data.case_start[position + 1])
-            if position + 1 < len(self.data.case_start)
-            else len(passage_scores)
-        )
+        starts = self.data.case_start
+        start = int(starts[position])
+        end = int(starts[position + 1]) if position + 1 < len(starts) else len(passage_scores)
         if end <= start:
             return "", ""
         rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:3]
@@ -940,10 +937,12 @@ class Searcher:
         best_value = -np.inf
         for row in rows.tolist():
             heading, text = self.passage_text(row)
-            overlap = len(self._stem_set(text) & tokens) / max(1, len(tokens))
-            value = float(passage_scores[row]) + 0.3 * overlap
+            shared = len(self._stem_set(text) & tokens)
+            value = float(passage_scores[row]) + 0.3 * (shared / max(1, len(tokens)))
             if value > best_value:
                 best, best_value = (heading, text), value
+            if shared == len(tokens):
+                break  # every query word: the next (no denser) passage cannot do better
         return best[0], self._snippet(best[1], tokens)
 
     # distinct words of texts, stemmed once per searcher (see `_stem_set`)
@@ -951,13 +950,14 @@ class Searcher:
 
     def _stem_set(self, text: str) -> set[str]:
         """`set(self._tokens(text))`, with each distinct word stemmed once per searcher."""
-        words = set(bm25_tokens(text, _UNSTEMMED, self._stopwords))
+        words = set(_WORDS.findall(text.lower()))
         stems = self._stems
         if stems is None or len(stems) > 200_000:
             stems = self._stems = {}
         new = [w for w in words if w not in stems]
         if new:
             stems.update(zip(new, self._stemmer.stemWords(new), strict=True))
+        words -= self._stopwords
         return {stems[w] for w in words}
 
     def _snippet(self, text: str, tokens: set[str]) -> str:
@@ -965,8 +965,12 @@ class Searcher:
         if len(plain) <= SNIPPET_CHARS:
             return plain
         sentences = re.split(r"(?<=[.!?])\s+", plain)
-        hits = [len(self._stem_set(s) & tokens) for s in sentences]
-        best = int(np.argmax(hits)) if hits else 0
+        hits: list[int] = []
+        for sentence in sentences:
+            hits.append(len(self._stem_set(sentence) & tokens))
+            if hits[-1] == len(tokens):
+                break  # every query word: no later sentence comes first
+        best = hits.index(max(hits)) if hits else 0
         first, last = best, best
         out = sentences[best]
         while len(out) < SNIPPET_CHARS and (first > 0 or last < len(sentences) - 1):
@@ -1078,15 +1082,9 @@ class Searcher:
         return np.where(union > 0, common / np.maximum(union, 1), 0.0).astype(np.float64)
 
 
-class _Unstemmed:
-    """A stemmer for `bm25_tokens` that leaves words as they are (its words, unstemmed)."""
-
-    @staticmethod
-    def stemWords(words: list[str]) -> list[str]:  # noqa: N802 - PyStemmer's name
-        return words
-
-
-_UNSTEMMED = _Unstemmed()
+# the words of `bm25_tokens` (kb.passages), before stop words and stemming: a test keeps the two
+# alike
+_WORDS = re.compile(r"(?u)\b\w\w+\b")
 
 
 def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -93,7 +93,8 @@ def test_nothing_found_message(library):
 
 
 def test_search_process_never_imports_torch(library, tmp_path):
-    """A real `kb search` process: the query path must not load torch or sentence-transformers."""
+    """A real `kb search` process: the query path must not load torch or sentence-transformers
+    (nor pydantic: it checks the index's records without it, to start sooner)."""
     run_cli(["index"])  # the fake model is recorded in the manifest, so no ONNX is needed
     code = (
         "import sys, json\n"
@@ -102,7 +103,7 @@ def test_search_process_never_imports_torch(library, tmp_path):
         "    main(['search', 'falls at home', '--json'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "names = ('torch', 'sentence_transformers', 'transformers')\n"
+        "names = ('torch', 'sentence_transformers', 'transformers', 'pydantic')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY=' + json.dumps(heavy))\n"
     )

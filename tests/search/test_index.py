@@ -7,8 +7,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import kb.index
 from kb.content import Entry
 from kb.embed import HashingEmbedder
 from kb.errors import IndexError_
@@ -248,3 +250,84 @@ def test_concurrent_writers_take_turns(entries, cache_dir, embedder):
             loaded.append(len(load_index(cache_dir, library).case_ids))
     assert loaded in ([3], [len(entries)])
     assert len(list((cache_dir / "index").glob("vectors-*.faiss"))) == 1
+
+
+def _search_file(cache_dir: Path) -> bytes:
+    (path,) = (cache_dir / "index").glob("search-*.npz")
+    return path.read_bytes()
+
+
+def test_updates_leave_the_search_file_a_full_build_writes(entries, tmp_path, embedder):
+    """Each update keeps what it can of the previous search file; the result is the file a
+    build from nothing writes, byte for byte, after every kind of change."""
+    extra = make_entry({**CASES[0], "id": "norfolk-falls-two", "title": "Falls clinics again"})
+    libraries = [
+        entries,
+        [
+            _edited(e, "Winter pressures.") if e.case.id == "suffolk-warm-homes" else e
+            for e in entries
+        ],
+        [*entries, extra],
+        [e for e in entries if e.case.id != "norfolk-falls"] + [extra],
+        [e for e in entries if e.case.id != "norfolk-falls"] + [extra],
+        entries[:1],
+        [],
+        entries,
+    ]
+    cache = tmp_path / "updated"
+    for n, library in enumerate(libraries):
+        update_index(library, cache, embedder=embedder)
+        fresh = tmp_path / f"fresh-{n}"
+        update_index(library, fresh, embedder=embedder)
+        assert _search_file(cache) == _search_file(fresh), f"after update {n}"
+        updated, built = load_index(cache, library), load_index(fresh, library)
+        assert updated.store == built.store and updated.case_ids == built.case_ids
+        for name, array in built.bm25.items():
+            assert np.array_equal(updated.bm25[name], array), name
+
+
+def test_an_edit_rebuilds_the_search_data_of_that_case_only(
+    entries, cache_dir, embedder, monkeypatch
+):
+    update_index(entries, cache_dir, embedder=embedder)
+    built: list[str] = []
+    real = kb.index._case_store
+    monkeypatch.setattr(kb.index, "_case_store", lambda e, t: built.append(e.case.id) or real(e, t))
+    edited = [
+        _edited(e, "Winter pressures.") if e.case.id == "suffolk-warm-homes" else e for e in entries
+    ]
+    update_index(edited, cache_dir, embedder=embedder)
+    assert built == ["suffolk-warm-homes"]
+    # a new search scheme keeps nothing
+    built.clear()
+    monkeypatch.setattr(kb.index, "SEARCH_FILE", "another layout")
+    update_index(edited, cache_dir, embedder=embedder)
+    assert sorted(built) == sorted(e.case.id for e in entries)
+
+
+def test_bm25_scores_are_those_of_bm25s(entries):
+    """The BM25 matrix is Lucene BM25 exactly as bm25s computes it (float32, bit for bit)."""
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from kb.passages import bm25_text, bm25_tokens, new_stemmer
+
+    stopwords = kb.index._stopwords()
+    assert stopwords == frozenset(STOPWORDS_EN)
+    terms, docs, counts = kb.index._term_counts(entries, stopwords)
+    ours = kb.index._bm25_arrays(len(entries), (terms, docs, counts))
+    stemmer = new_stemmer()
+    corpus = [bm25_tokens(bm25_text(e), stemmer, stopwords) or [""] for e in entries]
+    reference = bm25s.BM25(method="lucene", k1=kb.index.BM25_K1, b=kb.index.BM25_B)
+    reference.index(corpus, show_progress=False)
+    column = {term: i for i, term in enumerate(str(t) for t in ours["vocab"])}
+    indptr, scores = reference.scores["indptr"], reference.scores
+    assert sorted(reference.vocab_dict) == sorted(column)
+    for term, i in reference.vocab_dict.items():
+        if i + 1 >= len(indptr):
+            continue  # the empty term bm25s adds, in no document
+        j = column[term]
+        a, b = indptr[i], indptr[i + 1]
+        c, d = ours["indptr"][j], ours["indptr"][j + 1]
+        assert np.array_equal(scores["indices"][a:b], ours["indices"][c:d]), term
+        assert scores["data"][a:b].tobytes() == ours["data"][c:d].tobytes(), term

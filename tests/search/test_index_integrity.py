@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,7 +27,14 @@ import kb.embed
 import kb.index
 from kb.content import load_library
 from kb.embed import HashingEmbedder
-from kb.index import CaseRecord, Manifest, OnnxRecord, load_index, update_index
+from kb.index import (
+    CaseRecord,
+    Manifest,
+    OnnxRecord,
+    QueryModelRecord,
+    load_index,
+    update_index,
+)
 from tests.conftest import run_cli
 
 from .conftest import CASES, write_case
@@ -274,6 +282,11 @@ def _vocabulary_edit(folder: Path) -> None:
 ONNX_FAULTS = [
     *file_faults(["onnx/model.onnx", "onnx/tokenizer.json", "onnx/onnx.json"], ("onnx/onnx.json",)),
     *field_faults("onnx/onnx.json", OnnxRecord, ("one op per field",)),
+    # the copy of the export prepared for quick loading: a search falls back on the export
+    *file_faults(
+        ["onnx/query.onnx", "onnx/query.onnx.data", "onnx/query.json"], ("onnx/query.json",)
+    ),
+    *field_faults("onnx/query.json", QueryModelRecord, ("one op per field",)),
     Fault("onnx/tokenizer.json-vocabulary-edit", _vocabulary_edit),
     Fault("onnx-folder-deleted", lambda folder: shutil.rmtree(folder / "onnx")),
 ]
@@ -341,7 +354,7 @@ def damaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Built]
 
     def copy(built: Built) -> Path:
         cache = tmp_path / "cache"
-        # the ONNX model (90 MB) is linked, not copied; `_file` copies what a fault damages
+        # the ONNX models (90 MB each) are linked, not copied; `_file` copies what a fault damages
         shutil.copytree(built.cache, cache, copy_function=_link_model)
         _use(monkeypatch, built.content, cache, built.embedder)
         return cache / "index"
@@ -350,7 +363,7 @@ def damaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Built]
 
 
 def _link_model(source: str, target: str) -> None:
-    if source.endswith(".onnx"):
+    if source.endswith((".onnx", ".onnx.data")):
         os.link(source, target)
     else:
         shutil.copy2(source, target)
@@ -447,3 +460,66 @@ def test_every_record_field_is_damaged(hashing_index):
     assert {f"cases.{CASE}.{k}" for k in manifest["cases"][CASE]} <= damaged_fields
     onnx = {f.name.split(":")[1].rsplit("-", 1)[0] for f in ONNX_FAULTS if ":" in f.name}
     assert set(OnnxRecord.model_fields) | {"files.tokenizer.sha256"} <= onnx
+    query = {f.name.split(":")[1].rsplit("-", 1)[0] for f in ONNX_FAULTS if "query.json:" in f.name}
+    assert set(QueryModelRecord.model_fields) | {"files.weights.sha256"} <= query
+
+
+def _plain(value: Any) -> Any:
+    """Read-only attributes (as the quick check gives them) as plain JSON data."""
+    if isinstance(value, SimpleNamespace):
+        return {key: _plain(item) for key, item in vars(value).items()}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def test_the_quick_check_covers_every_field_of_the_schemas():
+    """Searches check records without pydantic: the checks name exactly the schemas' fields."""
+    from kb.records import FileRecord, IndexFiles, QueryModelFiles, SourceRecord
+
+    kinds = (kb.index._MANIFEST, kb.index._ONNX, kb.index._QUERY_MODEL)
+    manifest, onnx, query = (kind.fields for kind in kinds)
+    assert set(manifest) == set(Manifest.model_fields)
+    assert set(manifest["files"]) == set(IndexFiles.model_fields)
+    assert set(manifest["cases"][0]) == set(CaseRecord.model_fields)
+    assert set(manifest["cases"][0]["source"][1]) == set(SourceRecord.model_fields)
+    assert set(onnx) == set(OnnxRecord.model_fields)
+    assert set(query) == set(QueryModelRecord.model_fields)
+    assert set(query["files"]) == set(QueryModelFiles.model_fields)
+    for spec in (manifest["files"]["search"], onnx["files"]["model"], query["files"]["graph"]):
+        assert set(spec) == set(FileRecord.model_fields)
+
+
+def test_the_quick_check_reads_kb_records_as_the_schemas_do(hashing_index, tmp_path):
+    from kb.records import QueryModelFiles, read_sealed
+
+    onnx_dir = tmp_path / "onnx"
+    onnx_dir.mkdir()
+    for name in ("model.onnx", "tokenizer.json", "query.onnx", "query.onnx.data"):
+        (onnx_dir / name).write_bytes(name.encode() + "\n\x01 é".encode())
+    kb.index.write_onnx_record(onnx_dir, identity="a model é", max_tokens=8, dimension=4)
+    export = read_sealed(onnx_dir / "onnx.json", OnnxRecord)
+    prepared = QueryModelRecord(
+        format=QueryModelRecord.FORMAT,
+        source=export.files.model.sha256,
+        runtime="1.0",
+        machine="a machine",
+        files=QueryModelFiles(
+            graph=kb.index._record(onnx_dir / "query.onnx"),
+            weights=kb.index._record(onnx_dir / "query.onnx.data"),
+        ),
+    )
+    kb.index._write_sealed(onnx_dir / "query.json", prepared)
+    records = [
+        (hashing_index.cache / "index" / "manifest.json", Manifest, kb.index._MANIFEST),
+        (onnx_dir / "onnx.json", OnnxRecord, kb.index._ONNX),
+        (onnx_dir / "query.json", QueryModelRecord, kb.index._QUERY_MODEL),
+    ]
+    for path, schema, spec in records:
+        quick = kb.index._quick_record(path, spec)
+        assert quick is not None, path.name
+        assert _plain(quick) == read_sealed(path, schema).model_dump(mode="json")
+        # written otherwise (a record the schema still accepts): left to the schema
+        _reformat(path)
+        assert kb.index._quick_record(path, spec) is None
+        assert read_sealed(path, schema)

@@ -78,6 +78,7 @@ def test_real_search_finds_meaning_not_just_words(real_index):
 
 
 def test_kb_search_process_uses_onnx_without_torch(real_index):
+    """Nor pydantic: a search checks the index's records and the query model's without it."""
     cache, content, _ = real_index
     code = (
         "import sys, json\n"
@@ -86,7 +87,7 @@ def test_kb_search_process_uses_onnx_without_torch(real_index):
         "    main(['search', 'stopping falls in older people', '--json', '--limit', '1'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "names = ('torch', 'sentence_transformers', 'transformers')\n"
+        "names = ('torch', 'sentence_transformers', 'transformers', 'pydantic')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY=' + json.dumps(heavy) + ' ORT=' + str('onnxruntime' in sys.modules))\n"
     )
@@ -124,3 +125,33 @@ def test_edit_reembeds_one_case_with_the_real_model(real_index, tmp_path):
     expected = SentenceTransformerEmbedder().embed_documents(texts)
     assert np.sum(data.vectors[rows] * expected, axis=1).min() >= 0.999
     update_index(entries, cache)  # restore for other tests in this module
+
+
+def test_queries_load_the_prepared_model_and_get_the_same_vectors(
+    real_index, tmp_path, monkeypatch
+):
+    """`kb index` keeps a copy of the export prepared for quick loading; a query embedder
+    loads it, and its vectors are the export's, bit for bit. Without it, the export loads."""
+    import shutil
+
+    import onnxruntime
+
+    cache, _, _ = real_index
+    onnx_dir = tmp_path / "onnx"
+    shutil.copytree(cache / "index" / "onnx", onnx_dir, copy_function=os.link)
+    loaded: list[str] = []
+    real = onnxruntime.InferenceSession
+
+    def session(path: str, *args: object, **kwargs: object) -> object:
+        loaded.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", session)
+    prepared = OnnxEmbedder(onnx_dir)
+    (onnx_dir / "query.json").unlink()
+    export = OnnxEmbedder(onnx_dir)
+    assert loaded == ["query.onnx", "model.onnx"]
+    one_by_one = [np.stack([e.embed_query(t) for t in PARITY_TEXTS]) for e in (prepared, export)]
+    assert one_by_one[0].tobytes() == one_by_one[1].tobytes()
+    batched = [e.embed_documents(PARITY_TEXTS) for e in (prepared, export)]
+    assert batched[0].tobytes() == batched[1].tobytes()

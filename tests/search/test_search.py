@@ -179,3 +179,18 @@ def test_new_case_found_after_update(entries, cache_dir, embedder):
     assert report.added == ["leeds-smoking"]
     hits = Searcher.open(cache_dir, both, embedder=embedder).search("pregnant smokers midwives")
     assert hits[0].case_id == "leeds-smoking"
+
+
+def test_words_of_explanations_are_the_bm25_words(searcher):
+    """Hits are explained by the query words a passage shares; the quicker word sets used for
+    that are the sets of `bm25_tokens` (same words, stop words out, stemmed)."""
+    texts = [
+        searcher.passage_text(row)[1] for row in range(len(searcher.data.passage_meta))
+    ] + [
+        "Falls, FALLS and falling: the fallers' day-to-day (2023-24) co-ordination.",
+        "Ünïcödé café naïve façade İstanbul ǅemal straße ﬁnance",
+        "x_y 42 a1 — it's a b c; e.g. i.e. NHS's £175 15% 3.5",
+        "",
+    ]
+    for text in texts:
+        assert searcher._stem_set(text) == set(searcher._tokens(text)), text
