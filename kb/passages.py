@@ -28,6 +28,7 @@ __all__ = [
     "PROFILE",
     "RESULTS",
     "SCHEME",
+    "WORD",
     "Part",
     "Passage",
     "PassageScheme",
@@ -51,7 +52,8 @@ WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
 _SECTION_START = re.compile(r"^##(?!#)")
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# a word for BM25 and for explanations: two or more word characters
+WORD = re.compile(r"(?u)\b\w\w+\b")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_MARKS = re.compile(r"[*_`#>|]+")
 
@@ -334,7 +336,7 @@ def _metadata_words(entry: Entry) -> list[str]:
 
 def bm25_tokens(text: str, stemmer: Any, stopwords: frozenset[str]) -> list[str]:
     """Lower-cased words of two or more characters, stop words out, stemmed (as bm25s does)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    words = [w for w in WORD.findall(text.lower()) if w not in stopwords]
     return list(stemmer.stemWords(words))
 
 

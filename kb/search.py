@@ -22,7 +22,7 @@ import numpy as np
 
 from kb.errors import SearchError
 from kb.index import STORED_FACETS, SearchData
-from kb.passages import bm25_tokens, clean_markdown, new_stemmer
+from kb.passages import WORD, bm25_tokens, clean_markdown, new_stemmer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -67,6 +67,10 @@ FIELD_LABELS = {
 _SIMILAR_FACETS = ("topics", "tiers", "meps", "kaiser_level", "three_cs", "enablers", "challenges")
 OUTCOME_STATUSES = ("achieved", "estimated", "target")
 SNIPPET_CHARS = 280
+# how a hit's best passage is chosen: among its densest few passages, nudged by the share of the
+# query's words each holds (the site's search reads both from kb.site_search's export)
+PASSAGE_CANDIDATES = 3
+PASSAGE_WORD_WEIGHT = 0.3
 Mode = Literal["hybrid", "dense", "bm25"]
 
 # ---- the ranking's parameters, all in one place -------------------------------------------
@@ -932,13 +936,13 @@ class Searcher:
         end = int(starts[position + 1]) if position + 1 < len(starts) else len(passage_scores)
         if end <= start:
             return "", ""
-        rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:3]
+        rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:PASSAGE_CANDIDATES]
         best: tuple[str, str] = ("", "")
         best_value = -np.inf
         for row in rows.tolist():
             heading, text = self.passage_text(row)
             shared = len(self._stem_set(text) & tokens)
-            value = float(passage_scores[row]) + 0.3 * (shared / max(1, len(tokens)))
+            value = float(passage_scores[row]) + PASSAGE_WORD_WEIGHT * shared / max(1, len(tokens))
             if value > best_value:
                 best, best_value = (heading, text), value
             if shared == len(tokens):
@@ -950,7 +954,7 @@ class Searcher:
 
     def _stem_set(self, text: str) -> set[str]:
         """`set(self._tokens(text))`, with each distinct word stemmed once per searcher."""
-        words = set(_WORDS.findall(text.lower()))
+        words = set(WORD.findall(text.lower()))
         stems = self._stems
         if stems is None or len(stems) > 200_000:
             stems = self._stems = {}
@@ -1080,11 +1084,6 @@ class Searcher:
         common = matrix @ mine
         union = matrix.sum(axis=1) + mine.sum() - common
         return np.where(union > 0, common / np.maximum(union, 1), 0.0).astype(np.float64)
-
-
-# the words of `bm25_tokens` (kb.passages), before stop words and stemming: a test keeps the two
-# alike
-_WORDS = re.compile(r"(?u)\b\w\w+\b")
 
 
 def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:

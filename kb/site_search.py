@@ -61,9 +61,6 @@ VECTOR_BUDGET = 900_000
 # no cross-origin isolation is needed)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 ORT_PACKAGE = Path("node_modules") / "onnxruntime-web"
-# how the best passage of a hit is chosen (as kb.search.Searcher._best_passage does)
-PASSAGE_CANDIDATES = 3
-PASSAGE_WORD_WEIGHT = 0.3
 
 
 @dataclass
@@ -269,8 +266,8 @@ def _ranking_parameters(searcher: Searcher) -> dict[str, Any]:
     params: dict[str, Any] = {
         "fusion": fusion,
         "snippetChars": search.SNIPPET_CHARS,
-        "passageCandidates": PASSAGE_CANDIDATES,
-        "passageWordWeight": PASSAGE_WORD_WEIGHT,
+        "passageCandidates": search.PASSAGE_CANDIDATES,
+        "passageWordWeight": search.PASSAGE_WORD_WEIGHT,
         "queryStopwords": sorted(getattr(search, "QUERY_STOPWORDS", ())),
         "resultCues": [
             {"words": list(cue.words), "kinds": list(cue.kinds)}
