@@ -6,11 +6,9 @@ Heavy modules (embeddings, faiss, mkdocs) are imported inside the commands that 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -439,22 +437,6 @@ def _search_options(func: Any) -> Any:
     return func
 
 
-@contextlib.contextmanager
-def _short_lived() -> Iterator[None]:
-    """No cycle collection while a one-off search loads: its libraries and its index make
-    hundreds of thousands of objects and few cycles, and collecting as they load costs about a
-    tenth of the time it takes to start."""
-    import gc
-
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def _run_search(query: str | None, similar_to: str | None, options: dict[str, Any]) -> None:
     from kb.search import Filters, find, format_rows
 
@@ -536,7 +518,9 @@ def search(query: str, **options: Any) -> None:
 
     Results are ranked by meaning and by words (hybrid), after filters. Run `kb index` first.
     """
-    with _short_lived():
+    from kb.index import no_cycle_collection
+
+    with no_cycle_collection():  # a one-off process: collecting cycles as it loads costs time
         _run_search(query, None, options)
 
 
@@ -545,7 +529,9 @@ def search(query: str, **options: Any) -> None:
 @_search_options
 def similar(case_id: str, **options: Any) -> None:
     """Case studies most like the one with this id (more like this)."""
-    with _short_lived():
+    from kb.index import no_cycle_collection
+
+    with no_cycle_collection():
         _run_search(None, case_id, options)
 
 

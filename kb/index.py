@@ -108,6 +108,7 @@ __all__ = [
     "clean_markdown",
     "index_library",
     "load_index",
+    "no_cycle_collection",
     "open_index",
     "passages_for",
     "query_model",
@@ -408,7 +409,7 @@ def _quick_record(path: Path, kind: _Kind) -> Any:
     in the schema's order, as the seal is computed). Its fields come back as read-only attributes
     (SimpleNamespace; `cases` a dict of them); None when only the schema can judge the record (a
     missing, damaged, reformatted or older one): `kb.records.read_sealed` then does."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         try:
             raw = json.loads(path.read_bytes())
             if type(raw) is not dict or raw.get("format") != kind.format:
@@ -426,9 +427,10 @@ def _quick_record(path: Path, kind: _Kind) -> Any:
 
 
 @contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cycle collector paused while records and rows are read: JSON makes no reference
-    cycles, and collecting as it allocates (ever larger generations) only costs time."""
+def no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused while records and rows are read (and for a whole one-off
+    search): JSON and the libraries a search loads make many objects and few reference cycles,
+    and collecting as they allocate (ever larger generations) only costs time."""
     import gc
 
     collecting = gc.isenabled()
@@ -526,14 +528,16 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> FileRecord:
-    """Write bytes via a temporary file and os.replace; return the file's record."""
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[Any]:
+    """A new binary file (read and write) that replaces `path` only once it is written and
+    synced; on any error the temporary file goes and `path` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -541,6 +545,12 @@ def _write_atomic(path: Path, data: bytes) -> FileRecord:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_atomic(path: Path, data: bytes) -> FileRecord:
+    """Write bytes via a temporary file and os.replace; return the file's record."""
+    with _atomic_file(path) as handle:
+        handle.write(data)
     return _record(path, hashlib.sha256(data).hexdigest())
 
 
@@ -641,8 +651,8 @@ def _load_search(
 
 
 def _parse_json(data: bytes) -> Any:
-    """JSON (see `_no_cycle_collection`); ValueError if it is not JSON."""
-    with _no_cycle_collection():
+    """JSON (see `no_cycle_collection`); ValueError if it is not JSON."""
+    with no_cycle_collection():
         return json.loads(data)
 
 
@@ -1133,21 +1143,12 @@ def _write_npz(path: Path, arrays: dict[str, Any]) -> FileRecord:
     temporary file and os.replace. Its bytes depend only on the arrays. Returns its record."""
     import zipfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w+b") as handle:
-            with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-                for name, array in arrays.items():
-                    _write_member(archive, handle.tell(), name, np.ascontiguousarray(array))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with (
+        _atomic_file(path) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive,
+    ):
+        for name, array in arrays.items():
+            _write_member(archive, handle.tell(), name, np.ascontiguousarray(array))
     return _record(path)
 
 
