@@ -275,7 +275,7 @@ def export_onnx(
 
     The graph takes input_ids, attention_mask and token_type_ids and returns
     last_hidden_state and sentence_embedding. The folder also gets the tokenizer and an
-    `onnx.json` naming the model identity and recording both files (`kb.index.OnnxRecord`).
+    `onnx.json` naming the model identity and recording both files (`kb.records.OnnxRecord`).
     Written to a temporary folder, checked against sentence-transformers on a padded batch, then
     moved into place.
     """
@@ -381,7 +381,7 @@ class OnnxEmbedder:
 
     The export is verified before it is loaded: its `onnx.json` against its schema and seal, the
     model and tokenizer against their records (IndexError_ naming the file otherwise). The copy
-    that `kb index` prepares for quick loading (`kb.index.QueryModelRecord`: the graph already
+    that `kb index` prepares for quick loading (`kb.records.QueryModelRecord`: the graph already
     optimised, the weights mapped) is loaded instead while it matches the export; it computes the
     same vectors, bit for bit. One thread by default: a query is short, and a session with one
     thread starts soonest; give more to embed many passages.

@@ -91,19 +91,13 @@ if TYPE_CHECKING:
 __all__ = [
     "INDEX_DIR",
     "ONNX_DIR",
-    "CaseRecord",
-    "FileRecord",
     "IndexData",
     "IndexReport",
-    "Manifest",
-    "OnnxRecord",
-    "QueryModelRecord",
     "PREAMBLE",
     "PROFILE",
     "RESULTS",
     "Passage",
     "SearchData",
-    "SourceRecord",
     "bm25_tokens",
     "clean_markdown",
     "index_library",
@@ -247,28 +241,6 @@ MANIFEST_FORMAT = 3
 MANIFEST_VERSION_FIELDS = frozenset({"format", "scheme", "search_scheme"})
 ONNX_FORMAT = 1
 QUERY_MODEL_FORMAT = 1
-_SCHEMAS = frozenset(
-    {
-        "CaseRecord",
-        "FileRecord",
-        "IndexFiles",
-        "Manifest",
-        "OnnxFiles",
-        "OnnxRecord",
-        "QueryModelFiles",
-        "QueryModelRecord",
-        "SourceRecord",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The record schemas (`kb.index.Manifest` ...), loaded from kb.records when first used."""
-    if name in _SCHEMAS:
-        from kb import records
-
-        return getattr(records, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The quick check of a record, without pydantic (which would cost a search a tenth of its start):

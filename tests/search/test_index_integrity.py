@@ -27,14 +27,8 @@ import kb.embed
 import kb.index
 from kb.content import load_library
 from kb.embed import HashingEmbedder
-from kb.index import (
-    CaseRecord,
-    Manifest,
-    OnnxRecord,
-    QueryModelRecord,
-    load_index,
-    update_index,
-)
+from kb.index import load_index, update_index
+from kb.records import CaseRecord, Manifest, OnnxRecord, QueryModelRecord
 from tests.conftest import run_cli
 
 from .conftest import CASES, write_case
