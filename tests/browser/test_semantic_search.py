@@ -385,3 +385,18 @@ def test_kids_going_hungry_puts_child_poverty_first(site: Site, browser: Any) ->
     topics = {e.id: e.case.topics for e in load_library(ROOT / "content")}
     assert "child-poverty" in topics[got["hits"][0]], got["hits"]
     assert CHILD_POVERTY in got["hits"][:3], got["hits"]
+
+
+def test_search_form_fits_a_phone_screen(site: Site, browser: Any) -> None:
+    size = browser.get_window_size()
+    browser.set_window_size(390, 844)
+    try:
+        open_search(browser, site, "which schemes cut A&E attendances for frequent callers")
+        overflow = browser.execute_script(
+            "const width = document.documentElement.clientWidth;"
+            "return [...document.querySelectorAll('.kb-search-row > *')]"
+            "  .map(e => e.getBoundingClientRect().right - width);"
+        )
+        assert len(overflow) == 2 and max(overflow) <= 0, overflow  # box and button inside
+    finally:
+        browser.set_window_size(size["width"], size["height"])
