@@ -121,7 +121,9 @@ QUERY_META = "query.json"
 MANIFEST = "manifest.json"
 # Changing how passages are built (kb.passages.SCHEME) forces a rebuild; changing what the search
 # file holds rebuilds that file only (no embedding).
-SEARCH_SCHEME = "search-v2/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out"
+SEARCH_SCHEME = (
+    "search-v3/bm25-lucene-k1.2-b0.75/title2-summary2-labels/placeholders-out/letter&letter-word"
+)
 # How the search file is laid out (its arrays, aligned for mapping; each case study's row and
 # texts apart, with its BM25 term counts): part of the search scheme, so a new layout rebuilds
 # that file only. What an unchanged case study holds there is kept by updates, keyed by its

@@ -42,6 +42,7 @@ __all__ = [
     "profile_text",
     "results_sentences",
     "without_placeholders",
+    "words_of",
 ]
 
 PROFILE = -1  # section number of the profile passage
@@ -52,8 +53,11 @@ WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
 _SECTION_START = re.compile(r"^##(?!#)")
 
-# a word for BM25 and for explanations: two or more word characters
+# a word for BM25 and for explanations: two or more word characters (see `words_of`)
 WORD = re.compile(r"(?u)\b\w\w+\b")
+# a letter, '&' and a letter standing alone ('A&E', 'R&D'): read as one word ('ae'), since single
+# letters are no words
+_LETTER_AND_LETTER = re.compile(r"(?<!\w)([^\W\d_])&([^\W\d_])(?!\w)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_MARKS = re.compile(r"[*_`#>|]+")
 
@@ -334,9 +338,18 @@ def _metadata_words(entry: Entry) -> list[str]:
     return words
 
 
+def words_of(text: str) -> list[str]:
+    """The lower-cased words of a text, as BM25 and explanations read them: two or more word
+    characters, and 'A&E' as 'ae'."""
+    lower = text.lower()
+    if "&" in lower:
+        lower = _LETTER_AND_LETTER.sub(r"\1\2", lower)
+    return WORD.findall(lower)
+
+
 def bm25_tokens(text: str, stemmer: Any, stopwords: frozenset[str]) -> list[str]:
-    """Lower-cased words of two or more characters, stop words out, stemmed (as bm25s does)."""
-    words = [w for w in WORD.findall(text.lower()) if w not in stopwords]
+    """Lower-cased words (`words_of`), stop words out, stemmed (as bm25s does)."""
+    words = [w for w in words_of(text) if w not in stopwords]
     return list(stemmer.stemWords(words))
 
 

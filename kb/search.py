@@ -22,7 +22,7 @@ import numpy as np
 
 from kb.errors import SearchError
 from kb.index import STORED_FACETS, SearchData
-from kb.passages import WORD, bm25_tokens, clean_markdown, new_stemmer
+from kb.passages import bm25_tokens, clean_markdown, new_stemmer, words_of
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -954,7 +954,7 @@ class Searcher:
 
     def _stem_set(self, text: str) -> set[str]:
         """`set(self._tokens(text))`, with each distinct word stemmed once per searcher."""
-        words = set(WORD.findall(text.lower()))
+        words = set(words_of(text))
         stems = self._stems
         if stems is None or len(stems) > 200_000:
             stems = self._stems = {}

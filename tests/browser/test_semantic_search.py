@@ -131,6 +131,34 @@ def test_stemmer_matches_pystemmer() -> None:
     assert not wrong, f"{len(wrong)} of {len(ordered)} words differ, first: {wrong[:5]}"
 
 
+def test_bm25_words_match_python() -> None:
+    """The site reads a text's BM25 words as kb.passages.bm25_tokens does ('A&E' is one word)."""
+    import Stemmer
+
+    from kb.passages import bm25_tokens
+
+    texts = _queries() + TRICKY + [
+        "A&E, a&e and R&D; AT&T, Q&A, x&y&z, A & E, é&ü, 5&6, a_&b, 'A&E'",
+        "Ünïcödé café naïve façade İstanbul ǅemal straße ﬁnance",
+        "x_y 42 a1 — it's a b c; e.g. i.e. NHS's £175 15% 3.5",
+    ]
+    stopwords = frozenset(["and", "the", "of", "it"])
+    expected = [bm25_tokens(t, Stemmer.Stemmer("english"), stopwords) for t in texts]
+    script = (
+        "import fs from 'fs';"
+        f"import {{ Ranker }} from '{(JS / 'rank.js').as_uri()}';"
+        "const input = JSON.parse(fs.readFileSync(0, 'utf8'));"
+        "const ranker = Object.create(Ranker.prototype);"
+        "ranker.stems = new Map();"
+        "const stop = new Set(input.stopwords);"
+        "console.log(JSON.stringify(input.texts.map((t) => ranker.tokens(t, stop))));"
+    )
+    got = _run_node(script, {"texts": texts, "stopwords": sorted(stopwords)})
+    wrong = [(t, e, g) for t, e, g in zip(texts, expected, got, strict=True) if e != g]
+    assert not wrong, f"{len(wrong)} texts differ, first: {wrong[0]}"
+    assert ["ae", "ae", "rd", "at", "qa", "xy", "éü", "a_"] == expected[-3][:8]
+
+
 # ---------------------------------------------------------------------------------------------
 # the site in Chromium
 

@@ -190,7 +190,30 @@ def test_words_of_explanations_are_the_bm25_words(searcher):
         "Falls, FALLS and falling: the fallers' day-to-day (2023-24) co-ordination.",
         "Ünïcödé café naïve façade İstanbul ǅemal straße ﬁnance",
         "x_y 42 a1 — it's a b c; e.g. i.e. NHS's £175 15% 3.5",
+        "Fewer A&E visits; R&D, Q&A and AT&T",
         "",
     ]
     for text in texts:
         assert searcher._stem_set(text) == set(searcher._tokens(text)), text
+
+
+def test_a_and_e_is_a_word(entries, cache_dir, embedder):
+    """'A&E' (single letters joined by '&') is one BM25 word, in the library and in the query."""
+    extra = make_entry(
+        {
+            **CASES[1],
+            "id": "hull-frequent-attenders",
+            "title": "Support for people who often attend",
+            "summary": "Caseworkers call people with many A&E visits and plan care with them.",
+            "sections": {"Context": "A small group made a large share of visits."},
+        }
+    )
+    both = [*entries, extra]
+    update_index(both, cache_dir, embedder=embedder)
+    searcher = Searcher.open(cache_dir, both, embedder=embedder)
+    lexical, coverage = searcher._bm25(searcher._query_tokens("A&E"))
+    position = searcher.data.case_ids.index("hull-frequent-attenders")
+    assert searcher._query_tokens("A&E") == ["ae"]
+    assert lexical[position] > 0 and coverage[position] == 1.0
+    assert np.count_nonzero(lexical) == 1  # no other case study says A&E
+    assert searcher.search("A&E", mode="bm25")[0].case_id == "hull-frequent-attenders"

@@ -7,6 +7,8 @@
 import { stem } from "./stemmer.js";
 
 const WORD = /[\p{L}\p{N}_]{2,}/gu;
+// a letter, '&' and a letter standing alone ('A&E'): one word ('ae'), as kb.passages.words_of
+const LETTER_AND_LETTER = /(?<![\p{L}\p{N}_])(\p{L})&(\p{L})(?![\p{L}\p{N}_])/gu;
 const MD_LINK = /\[([^\]]*)\]\([^)]*\)/g;
 const MD_MARKS = /[*_`#>|]+/g;
 const ASTRAL = /[\uD800-\uDFFF]/;
@@ -87,7 +89,9 @@ export class Ranker {
   }
 
   tokens(text, stopwords = this.stopwords) {
-    const words = text.toLowerCase().match(WORD) || [];
+    let lower = text.toLowerCase();
+    if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
+    const words = lower.match(WORD) || [];
     return words.filter((w) => !stopwords.has(w)).map((w) => this.stemWord(w));
   }
 
