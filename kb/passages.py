@@ -133,8 +133,8 @@ class PassageScheme:
     def name(self) -> str:
         size = f"-size{self.window}" if self.window else ""
         return (
-            f"parts-v2/profile-{self.profile}/results-{int(self.results)}/"
-            f"context-{int(self.section_context)}/windows-overlap{WINDOW_OVERLAP}{size}"
+            f"parts-v3/profile-{self.profile}/results-{int(self.results)}/"
+            f"context-{int(self.section_context)}/word-windows-overlap{WINDOW_OVERLAP}{size}"
         )
 
 
@@ -239,7 +239,9 @@ def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple
     """Character ranges of overlapping windows of at most `size` tokens covering a text.
 
     The first window starts at 0 and the last ends at `length`, so nothing between tokens
-    (closing punctuation, for a tokenizer that skips it) is lost either.
+    (closing punctuation, for a tokenizer that skips it) is lost either. Windows start and end
+    between words, never inside one ('Gentoo' is three tokens): a start moves back to its word's
+    first token, and an end back to the word before.
     """
     if not spans:
         return []
@@ -249,11 +251,29 @@ def _windows(spans: list[tuple[int, int]], size: int, length: int) -> list[tuple
     out = []
     for first in range(0, len(spans), step):
         last = min(first + size, len(spans)) - 1
-        end = length if last == len(spans) - 1 else spans[last][1]
-        out.append((0 if first == 0 else spans[first][0], end))
+        start = 0 if first == 0 else spans[_word_start(spans, first)][0]
+        if last == len(spans) - 1:
+            end = length
+        else:
+            cut = _word_start(spans, last + 1)
+            end = spans[cut - 1][1] if cut > first else spans[last][1]
+        out.append((start, end))
         if last == len(spans) - 1:
             break
     return out
+
+
+WORD_TOKENS = 16  # the most tokens of one word (longer runs, such as addresses, are cut anywhere)
+
+
+def _word_start(spans: list[tuple[int, int]], token: int) -> int:
+    """The first token of the word that `token` is in: tokens with nothing between them."""
+    first = token
+    while first > 0 and spans[first][0] == spans[first - 1][1]:
+        first -= 1
+        if token - first >= WORD_TOKENS:
+            return token
+    return first
 
 
 def passages_for(

@@ -103,6 +103,39 @@ def test_long_sections_are_split_not_truncated(entries, embedder):
     assert passages[0].section == PROFILE
 
 
+def test_windows_start_and_end_between_words():
+    """A word the model reads as several tokens ('Gentoo': gen, ##to, ##o) is never cut: a
+    window starts at its first token or ends before it, and together they cover every token."""
+    from kb.passages import WINDOW_OVERLAP, _windows
+
+    words = [f"w{i}" for i in range(120)]
+    words[47:48] = ["gentoo"]  # tokens 47-49: a window starts at token 48
+    words[60:61] = ["£5,000"]  # tokens 62-65: a window ends at token 63
+    text = " ".join(words)
+    spans = []
+    at = 0
+    for word in words:
+        pieces = {"gentoo": ["gen", "to", "o"], "£5,000": ["£", "5", ",", "000"]}.get(word, [word])
+        for piece in pieces:
+            spans.append((at, at + len(piece)))
+            at += len(piece)
+        at += 1  # the space
+    size = WINDOW_OVERLAP + 8
+    windows = _windows(spans, size, len(text))
+    assert len(windows) > 3 and windows[0][0] == 0 and windows[-1][1] == len(text)
+    for start, end in windows:
+        assert start == 0 or text[start - 1] == " ", text[start : start + 10]
+        assert end == len(text) or text[end] == " ", text[end - 10 : end]
+        assert sum(1 for s, e in spans if start <= s and e <= end) <= size + 3
+    covered = set()
+    for start, end in windows:
+        covered.update(range(start, end))
+    assert all(s in covered for s, _ in spans)
+    # a word longer than WORD_TOKENS tokens (an address) may be cut, as before
+    long_spans = [(i, i + 1) for i in range(200)]
+    assert _windows(long_spans, size, 200)[3] == (24, 24 + size)
+
+
 def _garbage_vectors(directory: Path) -> None:
     next(directory.glob("vectors-*.faiss")).write_bytes(b"garbage")
 
