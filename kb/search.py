@@ -938,16 +938,17 @@ class Searcher:
             return "", ""
         rows = start + np.argsort(-passage_scores[start:end], kind="stable")[:PASSAGE_CANDIDATES]
         best: tuple[str, str] = ("", "")
+        best_row = int(rows[0])
         best_value = -np.inf
         for row in rows.tolist():
             heading, text = self.passage_text(row)
             shared = len(self._stem_set(text) & tokens)
             value = float(passage_scores[row]) + PASSAGE_WORD_WEIGHT * shared / max(1, len(tokens))
             if value > best_value:
-                best, best_value = (heading, text), value
+                best, best_value, best_row = (heading, text), value, row
             if shared == len(tokens):
                 break  # every query word: the next (no denser) passage cannot do better
-        return best[0], self._snippet(best[1], tokens)
+        return best[0], self._snippet(best[1], tokens, *self._cut(best_row))
 
     # distinct words of texts, stemmed once per searcher (see `_stem_set`)
     _stems: dict[str, str] | None = None
@@ -964,10 +965,20 @@ class Searcher:
         words -= self._stopwords
         return {stems[w] for w in words}
 
-    def _snippet(self, text: str, tokens: set[str]) -> str:
+    def _cut(self, row: int) -> tuple[bool, bool]:
+        """Whether a passage starts after the start of its part, and ends before its end."""
+        section, start, end = (int(x) for x in self.data.passage_meta[row])
+        _, text = self.data.part_text(int(self.data.passage_case[row]), section)
+        return start > 0, end < len(text)
+
+    def _snippet(
+        self, text: str, tokens: set[str], before: bool = False, after: bool = False
+    ) -> str:
+        """The passage's sentences that share most query words, about SNIPPET_CHARS long; '...'
+        marks text left out before or after (`before`, `after`: the passage is part of a part)."""
         plain = clean_markdown(text)
         if len(plain) <= SNIPPET_CHARS:
-            return plain
+            return ("... " if before else "") + plain + (" ..." if after else "")
         sentences = re.split(r"(?<=[.!?])\s+", plain)
         hits: list[int] = []
         for sentence in sentences:
@@ -985,7 +996,9 @@ class Searcher:
             out = " ".join(sentences[first : last + 1])
         if len(out) > SNIPPET_CHARS:
             out = out[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " ..."
-        return ("... " if first > 0 else "") + out
+        elif after and last == len(sentences) - 1:
+            out += " ..."
+        return ("... " if first > 0 or before else "") + out
 
     # the vocabulary terms a query may name, by their first word (see `_query_facets`), and
     # the last query's facets (a search asks twice)

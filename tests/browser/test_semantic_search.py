@@ -159,6 +159,50 @@ def test_bm25_words_match_python() -> None:
     assert ["ae", "ae", "rd", "at", "qa", "xy", "éü", "a_"] == expected[-3][:8]
 
 
+def test_snippets_match_python() -> None:
+    """The site cuts a passage's snippet as kb search does, '...' for text left out included."""
+    import Stemmer
+
+    from kb.content import split_sections
+    from kb.passages import bm25_tokens
+    from kb.search import SNIPPET_CHARS, Searcher
+
+    python = Searcher.__new__(Searcher)  # only its snippet and word helpers are used
+    python._stemmer = Stemmer.Stemmer("english")
+    python._stopwords = frozenset(["and", "the", "of", "it", "a", "to", "in", "for"])
+    texts = []
+    for path in sorted((ROOT / "content").glob("*.md"))[:12]:
+        texts += [s.text for s in split_sections(path.read_text("utf-8").split("---", 2)[2], 1)]
+    texts += ["Short text.", "", "One. Two! Three? " * 40]
+    queries = ["falls at home", "A&E attendances", "smoking in pregnancy", "three", "nothing"]
+    cases = []
+    for i, text in enumerate(texts):
+        query = queries[i % len(queries)]
+        tokens = set(bm25_tokens(query, python._stemmer, python._stopwords))
+        before, after = bool(i % 2), bool(i % 3 == 0)
+        cases.append({"text": text, "query": query, "before": before, "after": after,
+                      "expected": python._snippet(text, tokens, before, after)})
+    script = (
+        "import fs from 'fs';"
+        f"import {{ Ranker }} from '{(JS / 'rank.js').as_uri()}';"
+        "const input = JSON.parse(fs.readFileSync(0, 'utf8'));"
+        "const ranker = Object.create(Ranker.prototype);"
+        "ranker.stems = new Map();"
+        "ranker.stopwords = new Set(input.stopwords);"
+        "ranker.params = { snippetChars: input.limit };"
+        "console.log(JSON.stringify(input.cases.map((c) => ranker.snippet(c.text,"
+        " new Set(ranker.tokens(c.query)), c.before, c.after))));"
+    )
+    payload = {"cases": cases, "stopwords": sorted(python._stopwords), "limit": SNIPPET_CHARS}
+    got = _run_node(script, payload)
+    wrong = [(c["text"][:60], c["expected"], g) for c, g in zip(cases, got, strict=True)
+             if c["expected"] != g]
+    assert len(cases) > 50
+    assert not wrong, f"{len(wrong)} of {len(cases)} snippets differ, first: {wrong[0]}"
+    assert any(c["expected"].startswith("... ") for c in cases)
+    assert any(c["expected"].endswith(" ...") for c in cases)
+
+
 # ---------------------------------------------------------------------------------------------
 # the site in Chromium
 

@@ -62,6 +62,28 @@ def test_long_passage_snippet_is_short(searcher):
     assert len(hit.passage) <= 300 and "grab rails" in hit.passage
 
 
+def test_snippet_of_a_window_says_text_was_left_out(searcher):
+    """A passage that is a window inside a long section opens and closes with '...', so a
+    snippet that starts mid-sentence does not read as the start of the section."""
+    position = searcher.data.case_ids.index("norfolk-falls")
+    rows = [
+        row
+        for row in range(len(searcher.data.passage_meta))
+        if searcher.data.passage_case[row] == position
+        and searcher.passage_text(row)[0] == "What they did"
+    ]
+    assert len(rows) > 2
+    assert searcher._cut(rows[0]) == (False, True)
+    assert searcher._cut(rows[1]) == (True, True)
+    assert searcher._cut(rows[-1]) == (True, False)
+    tokens = set(searcher._query_tokens("grab rails"))
+    middle = searcher._snippet(searcher.passage_text(rows[1])[1], tokens, True, True)
+    assert middle.startswith("... ") and middle.endswith(" ...")
+    assert searcher._snippet("Short text.", tokens, True, False) == "... Short text."
+    assert searcher._snippet("Short text.", tokens, False, True) == "Short text. ..."
+    assert searcher._snippet("Short text.", tokens) == "Short text."
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

@@ -366,13 +366,20 @@ export class Ranker {
       if (value > bestValue) { bestRow = row; bestValue = value; }
     }
     const [heading, text] = this.passageText(bestRow);
-    return [heading, this.snippet(text, tokens)];
+    return [heading, this.snippet(text, tokens, ...this.cut(bestRow))];
   }
 
-  snippet(text, tokens) {
+  // whether a passage starts after the start of its part, and ends before its end
+  cut(row) {
+    const [section, start, end] = this.passages[row];
+    const part = (this.texts[this.caseOf(row)] || {})[String(section)];
+    return part ? [start > 0, end < length(part[1])] : [false, false];
+  }
+
+  snippet(text, tokens, before = false, after = false) {
     const limit = this.params.snippetChars;
     const plain = cleanMarkdown(text);
-    if (length(plain) <= limit) return plain;
+    if (length(plain) <= limit) return (before ? "... " : "") + plain + (after ? " ..." : "");
     const sentences = plain.split(/(?<=[.!?])\s+/);
     const hits = sentences.map((s) => this.tokens(s).filter((t, i, all) => all.indexOf(t) === i
       && tokens.has(t)).length);
@@ -389,8 +396,10 @@ export class Ranker {
       const cut = slice(out, 0, limit);
       const space = cut.lastIndexOf(" ");
       out = `${space >= 0 ? cut.slice(0, space) : cut} ...`;
+    } else if (after && last === sentences.length - 1) {
+      out += " ...";
     }
-    return (first > 0 ? "... " : "") + out;
+    return (first > 0 || before ? "... " : "") + out;
   }
 
   queryFacets(query) {
