@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(entries)} case studies indexed in {time.perf_counter() - started:.1f} s")
     searcher = Searcher.open(cache, entries)
     halves = {split: load_queries(split=split) for split in SPLITS}
+    library = {e.case.id for e in entries}
+    unknown = sorted({c for qs in halves.values() for q in qs for c in q.relevance} - library)
+    if unknown:
+        more = " ..." if len(unknown) > 5 else ""
+        print(f"warning: {len(unknown)} judged case studies are not in {args.content}, so no "
+              f"ranking can reach them: {', '.join(unknown[:5])}{more}")
     for split, queries in halves.items():
         matched = sum(1 for q in queries if q.relevance)
         print(
