@@ -127,29 +127,27 @@ def validate(
 def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | None) -> None:
     """Warn when a case study looks like the same initiative as another in the library.
 
-    Checks PATHS (default: every case study) against the content folder with the embedding model.
-    Exit 0 (warnings only), 1 when a file is invalid.
+    Compares PATHS (default: every case study) with every case study in the content folder that
+    is valid, with the embedding model; invalid ones are left out, each with a warning. The JSON
+    form adds `near_duplicates` (empty when none), `compared`, `compared_with`, `left_out` and
+    `not_compared`. Exit 0 (warnings only), 1 when a given file is invalid (it is still compared
+    if it reads as a case study).
     """
-    from kb.content import load_library
-    from kb.duplicates import check
+    from kb.duplicates import check_files
     from kb.embed import embedder_for
     from kb.report import render
-    from kb.validate import validate_paths
 
     settings = _settings()
-    library = load_library(settings.content_dir)
     targets = _changed_files(paths, base) if changed else list(paths)
-    candidates = library
-    if changed or targets:
-        checked = validate_paths(targets)
-        if checked.errors:
-            click.echo(render(checked, fmt))
-            sys.exit(1)
-        candidates = list(checked.entries)
-    report = check(candidates, library, embedder_for(settings.model))
-    output = render(report, fmt)
+    result = check_files(
+        targets if changed or targets else None,
+        Path(settings.content_dir),
+        embedder_for(settings.model),
+    )
+    output = render(result.report, fmt, summary=result.summary(), extra=result.to_json())
     if output:
         click.echo(output)
+    sys.exit(0 if result.report.ok else 1)
 
 
 def _changed_files(paths: tuple[Path, ...], base: str | None) -> list[Path]:
@@ -199,8 +197,15 @@ def export(fmt: str, output: Path | None, force: bool) -> None:
 @click.option("--title", help="Title of the initiative (at most 120 characters).")
 @click.option("--id", "case_id", default="", help="File id (default: made from the title).")
 @click.option("--summary", default="", help="One or two sentences.")
-@click.option("--ics", default="", help="The ICS, as named when the work ran.")
-@click.option("--region", default="", help="NHS England region (default: the ICS's region).")
+@click.option(
+    "--ics", "ics", multiple=True, help="The ICS, as named when the work ran (repeatable)."
+)
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    help="NHS England region (repeatable; default: the ICSs' regions).",
+)
 @click.option("--tier", "tiers", multiple=True, help="Prevention tier (repeatable).")
 @click.option(
     "--organisation", "organisations", multiple=True, help="Lead organisation (repeatable)."
@@ -220,8 +225,8 @@ def new(
     title: str | None,
     case_id: str,
     summary: str,
-    ics: str,
-    region: str,
+    ics: tuple[str, ...],
+    regions: tuple[str, ...],
     tiers: tuple[str, ...],
     organisations: tuple[str, ...],
     content_dir: Path | None,
@@ -237,26 +242,27 @@ def new(
                 "title": title or "",
                 "id": case_id,
                 "summary": summary,
-                "ics": ics,
-                "region": region,
+                "ics": "; ".join(ics),
+                "region": "; ".join(regions),
                 "tiers": ",".join(tiers),
-                "organisation": ",".join(organisations),
+                "organisation": "; ".join(organisations),
             },
             content_dir or _settings().content_dir,
         )
         title, case_id, summary = answers["title"], answers["id"], answers["summary"]
-        ics, region = answers["ics"], answers["region"]
-        tiers = tuple(t for t in answers["tiers"].split(",") if t)
-        lead = answers["organisation"]
-        organisations = organisations or ((lead,) if lead else ())
+        ics, regions, tiers = (
+            tuple(v for v in answers[key].split(",") if v) for key in ("ics", "region", "tiers")
+        )
+        leads = tuple(o.strip() for o in answers["organisation"].split(";") if o.strip())
+        organisations = organisations or leads
     if not title:
         raise click.UsageError("--title is required (or run in a terminal to be asked)")
     case = NewCase(
         title=title,
         id=case_id,
         summary=summary,
-        ics=ics,
-        region=region,
+        ics=list(ics),
+        region=list(regions),
         tiers=list(tiers),
         organisations=list(organisations),
     )
@@ -270,10 +276,10 @@ _NEW_QUESTIONS = (
     ("title", "Title", "title"),
     ("id", "File id", "id"),
     ("summary", "One-sentence summary", None),
-    ("ics", "ICS (blank if national)", "ics"),
-    ("region", "NHS England region (blank: the ICS's region)", "region"),
+    ("ics", "ICS (several: separate with ';'; blank if national)", "ics"),
+    ("region", "NHS England region (several: separate with ';'; blank: the ICS's)", "region"),
     ("tiers", "Prevention tiers (wider-determinants, primary, secondary, tertiary)", "tiers"),
-    ("organisation", "Lead organisation", None),
+    ("organisation", "Lead organisation (several: separate with ';')", None),
 )
 
 
@@ -310,17 +316,12 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
             prompt, default=value, show_default=bool(value), value_proc=check
         )
     if answers["ics"] and answers["region"]:
-        from kb.vocab import load_vocabularies
+        from kb.scaffold import match_regions
 
-        vocab = load_vocabularies()
-        home = vocab.ics.get(answers["ics"]).region
-        if home != answers["region"]:
-            click.secho(
-                f"Note: {vocab.ics.label(answers['ics'])} is in {vocab.regions.label(home or '')};"
-                " the region is set to match.",
-                err=True,
-            )
-            answers["region"] = home or ""
+        regions, note = match_regions(answers["ics"].split(","), answers["region"].split(","))
+        if note:
+            click.secho(f"Note: {note}", err=True)
+            answers["region"] = ",".join(regions)
     return answers
 
 
@@ -640,32 +641,39 @@ def stats(fmt: str) -> None:
 @main.command()
 @click.argument("field", required=False)
 def vocab(field: str | None) -> None:
-    """List the allowed values of a controlled field (or the fields, with no argument)."""
+    """List the allowed values of a controlled field (or the fields, with no argument).
+
+    FIELD is a vocabulary (tiers, kaiser, ...) or the front-matter key being filled in (tiers,
+    kaiser_level, kind, unit, evidence, method, ...).
+    """
     from dataclasses import fields
 
-    from kb.vocab import Vocabularies, load_vocabularies
+    from kb.vocab import Vocabularies, field_vocabularies, load_vocabularies, vocabularies_named
 
-    vocabularies = load_vocabularies()
-    names = [f.name for f in fields(Vocabularies)]
+    names = ", ".join(f.name for f in fields(Vocabularies))
+    keys = ", ".join(field_vocabularies())
     if field is None:
-        click.echo("Controlled fields: " + ", ".join(names))
+        click.echo(f"Vocabularies: {names}\nFront-matter keys: {keys}")
         return
-    key = field.replace("-", "_")
-    aliases = {
-        "region": "regions",
-        "tier": "tiers",
-        "kaiser_level": "kaiser",
-        "topic": "topics",
-        "status": "statuses",
-        "level": "levels",
-        "unit": "units",
-    }
-    key = aliases.get(key, key)
-    if key not in names:
-        raise click.UsageError(f"unknown field '{field}'; choose from: {', '.join(names)}")
-    for term in getattr(vocabularies, key).terms:
-        extra = f"  (region: {term.region})" if term.region else ""
-        click.echo(f"{term.id:<45} {term.label}{extra}")
+    try:
+        attrs = vocabularies_named(field)
+    except KeyError:
+        import difflib
+
+        near = difflib.get_close_matches(field, [*names.split(", "), *keys.split(", ")], n=1)
+        mean = f"did you mean '{near[0]}'? Or " if near else ""
+        raise click.UsageError(
+            f"unknown field '{field}'; hint: {mean}choose a vocabulary ({names}) or a "
+            f"front-matter key ({keys})"
+        ) from None
+    vocabularies = load_vocabularies()
+    for number, attr in enumerate(attrs):
+        vocabulary = getattr(vocabularies, attr)
+        if len(attrs) > 1:
+            click.echo(("\n" if number else "") + f"{attr} ({vocabulary.name}):")
+        for term in vocabulary.terms:
+            extra = f"  (region: {term.region})" if term.region else ""
+            click.echo(f"{term.id:<45} {term.label}{extra}")
 
 
 @main.command()

@@ -36,6 +36,7 @@ __all__ = [
     "parse_front_matter",
     "read_source",
     "split_sections",
+    "strip_comments",
 ]
 
 PLACEHOLDER = "TODO"  # what `kb new` leaves for a contributor to replace
@@ -475,6 +476,39 @@ def _h2_title(line: str) -> str | None:
     if not line.startswith("##") or line.startswith("###"):
         return None
     return line[2:].strip().rstrip("#").rstrip()
+
+
+def strip_comments(text: str) -> str:
+    """Markdown `text` without its HTML comments, which are notes for editors, never for readers.
+
+    Each comment gives way to the line breaks it held, so that every other line keeps its number.
+    A comment inside a code fence is code and stays; one never closed runs to the end (as a
+    browser reads it). Linear in the text.
+    """
+    lines: list[str] = []
+    in_fence = in_comment = False
+    for line in text.split("\n"):
+        if not in_comment and _FENCE.match(line.strip()):
+            in_fence = not in_fence
+        if in_fence:
+            lines.append(line)
+            continue
+        kept: list[str] = []
+        pos = 0
+        while pos <= len(line):
+            if in_comment:
+                end = line.find("-->", pos)
+                if end < 0:
+                    break
+                pos, in_comment = end + 3, False
+            start = line.find("<!--", pos)
+            if start < 0:
+                kept.append(line[pos:])
+                break
+            kept.append(line[pos:start])
+            pos, in_comment = start + 4, True
+        lines.append("".join(kept))
+    return "\n".join(lines)
 
 
 def split_sections(body: str, body_line: int) -> tuple[Section, ...]:

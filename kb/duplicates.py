@@ -10,17 +10,22 @@ initiative written twice reads alike and repeats its figures, or reads almost th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kb.content import Entry
 from kb.embed import Embedder
-from kb.validate import Problem, Report
+from kb.errors import ContentError
+from kb.validate import Problem, Report, reading_problems, validate_file, validate_paths
 
 __all__ = [
     "FIGURES_SHARED",
+    "DuplicateCheck",
     "check",
+    "check_files",
     "READS_ALIKE",
     "READS_THE_SAME",
     "NearDuplicate",
@@ -110,9 +115,17 @@ def near_duplicates(
 
 def check(candidates: Sequence[Entry], library: Sequence[Entry], embedder: Embedder) -> Report:
     """A report with a warning for each candidate that looks like another case study."""
+    return check_entries(candidates, library, embedder)[0]
+
+
+def check_entries(
+    candidates: Sequence[Entry], library: Sequence[Entry], embedder: Embedder
+) -> tuple[Report, list[NearDuplicate]]:
+    """A report with a warning for each candidate that looks like another, and the look-alikes."""
     report = Report(files_checked=len(candidates))
     by_id = {e.id: e for e in [*library, *candidates]}
-    for found in near_duplicates(candidates, library, embedder):
+    found_all = near_duplicates(candidates, library, embedder)
+    for found in found_all:
         other = by_id[found.other_id]
         report.problems.append(
             Problem(
@@ -127,4 +140,194 @@ def check(candidates: Sequence[Entry], library: Sequence[Entry], embedder: Embed
                 "near-duplicate",
             )
         )
-    return report
+    return report, found_all
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+@dataclass
+class DuplicateCheck:
+    """What `kb duplicates` did: the case studies compared, with what, and what looked alike.
+
+    `report` holds a warning for each look-alike, an error for each given file that is invalid
+    (compared all the same when it reads as a case study) and a warning for each other file of
+    the library left out of the comparison because it is invalid.
+    """
+
+    report: Report
+    found: list[NearDuplicate] = field(default_factory=list)
+    compared: list[Entry] = field(default_factory=list)  # the case studies checked
+    compared_with: int = 0  # how many other case studies each was compared with
+    left_out: list[str] = field(default_factory=list)  # other files, invalid: not compared with
+    not_compared: list[str] = field(default_factory=list)  # given files that do not read
+    whole_library: bool = False  # no file given: every case study against the others
+    paths: dict[str, str] = field(default_factory=dict)  # id -> file, of every case compared
+
+    def summary(self) -> str:
+        """A plain sentence or two: what was compared with how many, and what looked alike."""
+        others = _plural(self.compared_with, "other case study", "other case studies")
+        checked = len(self.compared)
+        if not checked:
+            text = "No case study was compared."
+        elif self.whole_library and not self.found:
+            text = (
+                f"No two of the {checked} case studies in the library look like the same "
+                "initiative."
+            )
+        elif not self.found:
+            name = f"{self.compared[0].path}" if checked == 1 else f"any of the {checked} checked"
+            each = "it was" if checked == 1 else "each was"
+            text = (
+                f"No case study in the library looks like the same initiative as {name}: "
+                f"{each} compared with {others}."
+            )
+        elif checked == 1:
+            text = (
+                f"{self.compared[0].path} looks like the same initiative as another case study "
+                f"(it was compared with {others}): see the warning above."
+            )
+        else:
+            text = (
+                f"{len(self.found)} of the {checked} case studies checked "
+                f"look{'s' if len(self.found) == 1 else ''} like the same initiative as another "
+                f"(each was compared with {others}): see the warnings above."
+            )
+        if self.not_compared:
+            text += (
+                f" {_plural(len(self.not_compared), 'given file was', 'given files were')} not "
+                "compared: see the errors above."
+            )
+        if self.left_out:
+            text += (
+                f" {_plural(len(self.left_out), 'other file was', 'other files were')} left out "
+                "because invalid: run `kb validate` to see why."
+            )
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields `kb duplicates --format json` adds to the report's."""
+        return {
+            "compared": [str(e.path) for e in self.compared],
+            "compared_with": self.compared_with,
+            "near_duplicates": [
+                {
+                    "path": self.paths.get(d.case_id, ""),
+                    "id": d.case_id,
+                    "other_path": self.paths.get(d.other_id, ""),
+                    "other_id": d.other_id,
+                    "similarity": round(d.similarity, 3),
+                    "shared_figures": d.shared_figures,
+                }
+                for d in self.found
+            ],
+            "not_compared": list(self.not_compared),
+            "left_out": list(self.left_out),
+        }
+
+
+def _invalid(path: str, errors: Sequence[Problem], message: str, hint: str, **kw: Any) -> Problem:
+    """One problem standing for a file's errors, at the first of them."""
+    first = errors[0]
+    count = _plural(len(errors), "error", "errors")
+    return Problem(
+        path,
+        first.line,
+        first.column,
+        first.field,
+        f"{message} ({count}; first: {first.message})",
+        hint,
+        **kw,
+    )
+
+
+def _by_path(problems: Sequence[Problem]) -> dict[str, list[Problem]]:
+    grouped: dict[str, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.path, []).append(problem)
+    return grouped
+
+
+def check_files(
+    paths: Sequence[Path] | None, content_dir: Path, embedder: Embedder
+) -> DuplicateCheck:
+    """Compare the case studies at `paths` (None: every one) with the library in `content_dir`.
+
+    The library is every case study there that reads and validates; the others are left out,
+    each with a warning. A given file that is invalid is an error, yet still compared if it
+    reads as a case study (a placeholder left in the text does not stop that).
+    """
+    if not content_dir.is_dir():
+        from kb.report import escape_text
+
+        raise ContentError(f"no content folder at {escape_text(str(content_dir))}")
+    library = validate_paths([content_dir])
+    report = Report()
+    check = DuplicateCheck(report, whole_library=paths is None)
+    given: set[Path] = set()
+    if paths is None:
+        candidates = list(library.entries)
+        report.files_checked = library.files_checked
+    else:
+        targets = validate_paths(paths)
+        report.files_checked = targets.files_checked
+        candidates = list(targets.entries)
+        given = {Path(e.path).resolve() for e in targets.entries}
+        for name, errors in _by_path(targets.errors).items():
+            path = Path(name)
+            if not path.is_file():  # no such file: the problem says so as it is
+                report.problems.extend(errors)
+                continue
+            given.add(path.resolve())
+            entry = validate_file(path)[1]
+            command = f"kb validate {name}"
+            if entry is not None and entry.id not in {c.id for c in candidates}:
+                candidates.append(entry)
+                problem = _invalid(
+                    name,
+                    errors,
+                    "this case study is not valid yet; it was compared as it stands",
+                    f"run `{command}` for every problem",
+                )
+            else:
+                check.not_compared.append(name)
+                blocking = reading_problems(path)
+                why = (
+                    ("this stops" if len(blocking) == 1 else "these stop")
+                    + " it reading as a case study"
+                    if blocking
+                    else "another file given has the same id"
+                )
+                problem = _invalid(
+                    name,
+                    blocking or errors,
+                    f"this case study cannot be compared: {why}",
+                    f"fix {'it' if len(blocking) == 1 else 'them'} (`{command}` lists every "
+                    "problem), then run kb duplicates again",
+                )
+            report.problems.append(problem)
+    for name, errors in _by_path(library.errors).items():
+        if Path(name).resolve() in given:
+            continue
+        check.left_out.append(name)
+        report.problems.append(
+            _invalid(
+                name,
+                errors,
+                "left out of the comparison: this case study is invalid",
+                f"run `kb validate {name}`; once it is valid, kb duplicates compares with it too",
+                severity="warning",
+                code="left-out",
+            )
+        )
+    ids = {c.id for c in candidates}
+    pool = len(candidates) + sum(1 for e in library.entries if e.id not in ids)
+    check.compared = candidates
+    check.paths = {e.id: str(e.path) for e in [*library.entries, *candidates]}
+    check.compared_with = max(pool - 1, 0)
+    found = check_entries(candidates, library.entries, embedder)
+    check.found = found[1]
+    report.problems.extend(found[0].problems)
+    report.problems.sort(key=lambda p: (p.path, p.line, p.column, p.field))
+    return check

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from kb.model import RATE_UNITS, Outcome
+from kb.model import COUNT_UNITS, RATE_UNITS, Outcome
 
 if TYPE_CHECKING:
     from kb.model import Amount, Figure, Range
@@ -57,10 +57,18 @@ def format_amount(
     qualifier: str | None = None,
     scale: str | None = None,
     denominator: str | None = None,
+    out_of: int | None = None,
 ) -> str:
-    """An amount with its unit in words: 'about £175', '25% to 35%', '3.8 points on WEMWBS'."""
+    """An amount with its unit in words: 'about £175', '25% to 35%', '3.8 points on WEMWBS'.
+
+    A part of a whole (a count with `out_of`) reads '148 of 211 people', '62 of 82'.
+    """
     numbers = [value] if isinstance(value, float | int) else [value.low, value.high]  # a Range
     amounts = [_number(n) for n in numbers]
+    if out_of is not None:
+        whole = f"{' to '.join(amounts)} of {_number(out_of)}"
+        label = "" if unit == "count" else f" {vocab.units.label(unit)}"
+        return _QUALIFIERS.get(qualifier or "", "") + whole + label
     if unit == "GBP":
         parts = [f"£{a}" for a in amounts]
     elif unit == "percent":
@@ -102,6 +110,7 @@ def format_figure(figure: Figure, vocab: Vocabularies) -> str:
         qualifier=figure.qualifier,
         scale=figure.scale,
         denominator=figure.denominator,
+        out_of=figure.out_of,
     )
     also = getattr(figure, "also", [])
     if also:
@@ -145,9 +154,7 @@ def _set(words: str) -> frozenset[str]:
 
 
 # units whose figures count the things the metric names ('70 people who ...', '29 projects')
-_COUNTED = frozenset(
-    {"count", "people", "households", "organisations", "practices", "visits", "admissions"}
-)
+_COUNTED = COUNT_UNITS
 # units whose figures need their unit words even where the metric names the unit ('a score of')
 _NOT_NAMED = frozenset({"score", "scale-points", "ratio", "rank", "percentage-points"})
 # how an estimate or a target is marked at the end of a sentence
@@ -230,12 +237,19 @@ def _said(metric: str) -> bool:
 
 
 def _number_words(
-    value: float | Range, unit: str, vocab: Vocabularies, qualifier: str | None
+    value: float | Range,
+    unit: str,
+    vocab: Vocabularies,
+    qualifier: str | None,
+    out_of: int | None = None,
 ) -> str:
-    """The number alone (with '%' or '£'), for sentences where the metric names the unit."""
+    """The number alone (with '%' or '£'), for sentences where the metric names the unit.
+
+    A part of a whole keeps its whole: '148 of 211'.
+    """
     if unit in ("GBP", "percent"):
         return format_amount(value, unit, vocab, qualifier=qualifier)
-    return format_amount(value, "count", vocab, qualifier=qualifier)
+    return format_amount(value, "count", vocab, qualifier=qualifier, out_of=out_of)
 
 
 def _ordinal(value: float) -> str:
@@ -262,6 +276,7 @@ def _amount_words(figure: Figure, vocab: Vocabularies, *, change: bool = False) 
         qualifier=figure.qualifier,
         scale=figure.scale,
         denominator=figure.denominator,
+        out_of=figure.out_of,
     )
 
 
@@ -376,7 +391,7 @@ def _level(figure: Figure, metric: str, vocab: Vocabularies) -> str | None:
     named = unit in _COUNTED or (
         unit not in _NOT_NAMED and vocab.units.label(unit).lower() in _words(metric)
     )
-    amount = _number_words(figure.value, unit, vocab, figure.qualifier)
+    amount = _number_words(figure.value, unit, vocab, figure.qualifier, figure.out_of)
     if unit == "GBP":
         return f"{amount} {metric}" if _said(metric) else None
     if unit == "percent":
@@ -390,7 +405,7 @@ def _level(figure: Figure, metric: str, vocab: Vocabularies) -> str | None:
     lead = [w.lower() for w in _lead(metric)]
     if not lead or lead[0] in _MEASURES | _QUESTIONS or lead[-1] in _MEASURES:
         return None  # 'size of the team', "Luton's rank": not a count of things
-    if figure.value == 0 and not figure.qualifier:
+    if figure.value == 0 and not figure.qualifier and figure.out_of is None:
         return f"No {metric}"
     split = _SPLIT.split(metric, maxsplit=1)
     if len(split) == 2 and " who " in f" {metric} " and "," not in split[0]:

@@ -167,6 +167,61 @@ Qualifier = Literal["about", "nearly", "at-least", "more-than", "up-to", "less-t
 RATE_UNITS = frozenset({"rate-per-1000", "rate-per-10000", "rate-per-100000"})
 # units whose figures are on a named scale given in 'scale'
 SCALE_UNITS = frozenset({"score", "scale-points"})
+# units that count whole things, so a figure in one may be part of a whole given in 'out_of'
+COUNT_UNITS = frozenset(
+    {"count", "people", "households", "organisations", "practices", "visits", "admissions"}
+)
+_OUT_OF_EXAMPLE = "for '148 of 211 residents' write value: 148, unit: people, out_of: 211"
+
+
+def _whole(value: Any) -> Any:
+    """'out_of': one whole number above zero, the whole that a count is part of."""
+    if isinstance(value, dict):
+        raise PydanticCustomError(
+            "out_of",
+            "'out_of' is one number, not a range",
+            {"hint": "give the whole as the source gives it; a range of wholes goes in 'note'"},
+        )
+    value = _finite(_number(value))
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError(
+                "out_of",
+                "'out_of' must be a whole number",
+                {"hint": f"'out_of' counts the whole: {_OUT_OF_EXAMPLE}"},
+            )
+        value = int(value)
+    if value <= 0:
+        raise PydanticCustomError(
+            "out_of",
+            "'out_of' must be more than zero",
+            {"hint": f"'out_of' counts the whole: {_OUT_OF_EXAMPLE}"},
+        )
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole), Field(json_schema_extra={"exclusiveMinimum": 0})]
+
+
+def _out_of_unit_hint(unit: str, *, has_also: bool) -> str:
+    """Why a figure in `unit` has no 'out_of', and what to write instead."""
+    if unit == "percent":
+        also = ", with the percentage in 'also'" if has_also else ""
+        return (
+            "a percentage is already a share of its whole: remove 'out_of' (say what the whole "
+            f"is in 'metric' or 'note'), or give the count{also}: {_OUT_OF_EXAMPLE}"
+        )
+    if unit == "percentage-points":
+        return "percentage points measure a change in a share: remove 'out_of'"
+    if unit in RATE_UNITS:
+        return "a rate has its whole already: name whom it counts in 'denominator', not 'out_of'"
+    if unit in SCALE_UNITS:
+        return "for a score 'out of 5', name the scale in 'scale' (scale: 'feedback, out of 5')"
+    units = ", ".join(sorted(COUNT_UNITS))
+    return (
+        f"'out_of' is the whole that a count is part of ({_OUT_OF_EXAMPLE}); it goes with "
+        f"unit: {units}. Say any other whole in 'note'"
+    )
 
 
 class _Strict(BaseModel):
@@ -223,6 +278,11 @@ class Figure(_Strict):
     denominator: str | None = Field(
         None, description="Whom a rate counts, e.g. 'smokers' for 'per 100,000 smokers'."
     )
+    out_of: Whole | None = Field(
+        None,
+        description="The whole a count is part of: 211 for '148 of 211 residents' (a whole "
+        "number, with a count unit such as people, count or households).",
+    )
     timeframe: str = Field(
         "not stated", description="The period the figure covers, as the source states it."
     )
@@ -246,6 +306,60 @@ class Figure(_Strict):
                     "unit": self.unit,
                     "field": "denominator",
                     "hint": "use unit: rate-per-100000 (or rate-per-1000), or remove 'denominator'",
+                },
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _part_of_whole(self) -> Figure:
+        """'148 of 211': a count in a count unit, a whole number, no more than its whole."""
+        if self.out_of is None or self.value is None or self.unit is None:
+            return self  # an outcome without a number is told so by its own check
+        if self.unit not in COUNT_UNITS:
+            has_also = "also" in type(self).model_fields
+            raise PydanticCustomError(
+                "out_of",
+                "'out_of' goes with a count, not '{unit}'",
+                {
+                    "unit": self.unit,
+                    "field": "out_of",
+                    "hint": _out_of_unit_hint(self.unit, has_also=has_also),
+                },
+            )
+        value = self.value
+        low, high = (value.low, value.high) if isinstance(value, Range) else (value, value)
+        shown = f"{low:g} to {high:g}" if isinstance(value, Range) else f"{low:g}"
+        if not (float(low).is_integer() and float(high).is_integer()):
+            raise PydanticCustomError(
+                "out_of",
+                "with 'out_of' the value counts part of a whole, so {value} must be a whole number",
+                {
+                    "value": shown,
+                    "field": "value",
+                    "hint": "for a share such as 50.8%, write unit: percent and remove 'out_of'; "
+                    f"otherwise give the count: {_OUT_OF_EXAMPLE}",
+                },
+            )
+        if low < 0:
+            raise PydanticCustomError(
+                "out_of",
+                "with 'out_of' the value counts part of a whole, so {value} cannot be below zero",
+                {
+                    "value": shown,
+                    "field": "value",
+                    "hint": f"give the count the source gives: {_OUT_OF_EXAMPLE}",
+                },
+            )
+        if high > self.out_of:
+            raise PydanticCustomError(
+                "out_of",
+                "the value ({value}) is more than its whole, 'out_of' ({out_of})",
+                {
+                    "value": shown,
+                    "out_of": self.out_of,
+                    "field": "out_of",
+                    "hint": "'out_of' is the whole the value is part of (a range's high too): "
+                    f"{_OUT_OF_EXAMPLE}; check the two numbers count the same things",
                 },
             )
         return self
@@ -331,7 +445,7 @@ class Outcome(Figure):
                     "direction",
                     "add direction: increase, decrease or no-change ('fewer evictions': decrease)",
                 )
-            for name in ("baseline", "also", "qualifier"):
+            for name in ("baseline", "also", "qualifier", "out_of"):
                 if getattr(self, name):
                     raise fail(
                         "missing_value",
@@ -346,6 +460,24 @@ class Outcome(Figure):
                 "'unit' is required with a value",
                 "unit",
                 "add the unit, e.g. unit: percent; `kb vocab units` lists them",
+            )
+        if self.out_of is not None and self.measure == "change":
+            raise fail(
+                "out_of",
+                "'out_of' goes with measure: level",
+                "out_of",
+                "'148 of 211' is a level reached, not the size of a change: write measure: level "
+                "(with a direction if it rose or fell); for a change in a share, give it in "
+                "percent or percentage-points without 'out_of'",
+            )
+        if self.out_of is not None and self.baseline is not None:
+            raise fail(
+                "out_of",
+                "'baseline' and 'out_of' do not go together",
+                "baseline",
+                "'out_of' is the whole of the value alone, and the earlier level may be part of "
+                "another whole: give it in 'comparator' (e.g. '232 of 423 in 2015/16'), or give "
+                "both levels in percent with 'baseline' and no 'out_of'",
             )
         if self.measure == "change" and self.direction is None:
             raise fail(

@@ -1,10 +1,17 @@
-"""Rendering validation problems as text, JSON or GitHub workflow annotations."""
+"""Rendering validation problems as text, JSON or GitHub workflow annotations.
+
+The JSON form (`kb validate --format json`, `kb duplicates --format json`) is one object:
+`valid` (no error), `files_checked`, `errors` and `warnings` (counts), and `problems`, each with
+`path`, `line`, `column`, `field`, `severity` ('error' or 'warning'), `code`, `message` and
+`hint`. A command may add fields of its own (`kb duplicates`: see `kb.duplicates`).
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kb.validate import Problem, Report
 
@@ -56,25 +63,27 @@ def _safe(p: Problem) -> Problem:
     )
 
 
-def _text(report: Report) -> str:
+def _text(report: Report, summary: str | None = None) -> str:
     lines: list[str] = []
     for p in map(_safe, report.problems):
         where = f" [{p.field}]" if p.field else ""
         lines.append(f"{p.location()}: {p.severity}{where}: {p.message}")
         if p.hint:
             lines.append(f"    hint: {p.hint}")
-    bad_files = len({p.path for p in report.errors})
-    summary = (
-        f"{report.files_checked} file(s) checked: {len(report.errors)} error(s) in "
-        f"{bad_files} file(s), {len(report.warnings)} warning(s)"
-    )
-    lines.append(
-        summary if report.problems else f"{report.files_checked} file(s) checked: all valid"
-    )
+    if summary is not None:
+        lines.append(escape_text(summary))
+    elif report.problems:
+        bad_files = len({p.path for p in report.errors})
+        lines.append(
+            f"{report.files_checked} file(s) checked: {len(report.errors)} error(s) in "
+            f"{bad_files} file(s), {len(report.warnings)} warning(s)"
+        )
+    else:
+        lines.append(f"{report.files_checked} file(s) checked: all valid")
     return "\n".join(lines)
 
 
-def _json(report: Report) -> str:
+def _json(report: Report, extra: Mapping[str, Any] | None = None) -> str:
     """JSON with the exact values; unsafe characters are written as \\u escapes, never raw."""
     text = json.dumps(
         {
@@ -95,6 +104,7 @@ def _json(report: Report) -> str:
                 }
                 for p in report.problems
             ],
+            **(extra or {}),
         },
         indent=2,
         ensure_ascii=False,
@@ -125,6 +135,20 @@ def _github(report: Report) -> str:
 FORMATS: dict[str, Callable[[Report], str]] = {"text": _text, "json": _json, "github": _github}
 
 
-def render(report: Report, fmt: str = "text") -> str:
-    """The report in one of FORMATS."""
+def render(
+    report: Report,
+    fmt: str = "text",
+    *,
+    summary: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The report in one of FORMATS.
+
+    `summary` replaces the last line of the text form (GitHub annotations have none); `extra`
+    adds fields to the JSON object.
+    """
+    if fmt == "text" and summary is not None:
+        return _text(report, summary)
+    if fmt == "json" and extra:
+        return _json(report, extra)
     return FORMATS[fmt](report)

@@ -15,14 +15,18 @@ from kb.vocab import load_vocabularies
 
 __all__ = [
     "DEFAULT_MARK",
+    "ID_MAX",
     "PREFILLED",
     "PLACEHOLDER",
     "NewCase",
     "check_answer",
+    "match_regions",
     "render_new_case",
     "slugify",
     "write_new_case",
 ]
+
+ID_MAX = 80  # the longest id (and file name without .md) the format accepts
 
 # `kb new` pre-fills a few values a contributor must check; each such line carries this comment
 # until the contributor confirms the value by deleting it (kb validate flags it meanwhile).
@@ -52,16 +56,25 @@ class NewCase:
     title: str
     id: str = ""
     summary: str = ""
-    ics: str = ""
-    region: str = ""
+    ics: Sequence[str] = field(default_factory=list)  # one or several (a str: one)
+    region: Sequence[str] = field(default_factory=list)  # one or several (a str: one)
     tiers: Sequence[str] = field(default_factory=list)
     organisations: Sequence[str] = field(default_factory=list)
 
 
 def slugify(text: str) -> str:
-    """'Norfolk falls prevention!' -> 'norfolk-falls-prevention'."""
+    """'Norfolk falls prevention!' -> 'norfolk-falls-prevention'.
+
+    An id longer than ID_MAX characters is cut at the last whole word that fits, never inside a
+    word; only a first word longer than the limit is itself cut.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower().replace("&", " and ")).strip("-")
-    return slug[:80].rstrip("-")
+    if len(slug) <= ID_MAX:
+        return slug
+    if slug[ID_MAX] == "-":  # the limit falls between two words
+        return slug[:ID_MAX]
+    head = slug[:ID_MAX]
+    return head.rsplit("-", 1)[0] if "-" in head else head
 
 
 def _resolve(attr: str, value: str, flag: str) -> str:
@@ -78,11 +91,49 @@ def _resolve(attr: str, value: str, flag: str) -> str:
     return str(found)
 
 
+def _resolve_many(attr: str, values: Sequence[str] | str, flag: str) -> list[str]:
+    """The ids the values name, in order and once each; each unknown value raises ScaffoldError.
+
+    A value naming several terms in one string ('North Central London and South West London',
+    'Devon, Dorset') counts as those terms, as a list written in one answer.
+    """
+    vocabulary = getattr(load_vocabularies(), attr)
+    ids: list[str] = []
+    for value in [values] if isinstance(values, str) else values:
+        value = value.strip()
+        if not value:
+            continue
+        several = [] if vocabulary.resolve(value) is not None else vocabulary.split(value)
+        for found in several or [_resolve(attr, value, flag)]:
+            if found not in ids:
+                ids.append(found)
+    return ids
+
+
+def match_regions(ics: Sequence[str], regions: Sequence[str]) -> tuple[list[str], str]:
+    """The regions (ids) to write for these ICSs (ids), and a note if the given ones were changed.
+
+    No region given: the ICSs' own regions. Given regions that leave out an ICS's region are
+    replaced by the ICSs' regions, and the note says why.
+    """
+    vocab = load_vocabularies()
+    homes = list(dict.fromkeys(r for i in ics if (r := vocab.ics.get(i).region)))
+    outside = [i for i in ics if vocab.ics.get(i).region not in regions]
+    if not regions or not outside:
+        return list(regions) or homes, ""
+    where = ", ".join(
+        f"{vocab.ics.label(i)} is in {vocab.regions.label(vocab.ics.get(i).region or '')}"
+        for i in outside
+    )
+    return homes, f"{where}; the region is set to match."
+
+
 def check_answer(kind: str, value: str, content_dir: Path | None = None) -> str:
     """One answer to `kb new` checked on its own, so a bad one can be asked again.
 
-    kind: 'title', 'id', 'ics', 'region' or 'tiers' (comma-separated). Returns the value to use
-    (canonical ids; tiers joined by commas); raises ScaffoldError saying what is wrong.
+    kind: 'title', 'id', 'ics' or 'region' (several separated by ';', or named together as in
+    'Devon and Dorset') or 'tiers' (comma-separated). Returns the value to use (canonical ids,
+    several joined by commas); raises ScaffoldError saying what is wrong.
     """
     value = value.strip()
     if kind == "title":
@@ -92,7 +143,7 @@ def check_answer(kind: str, value: str, content_dir: Path | None = None) -> str:
             raise ScaffoldError(f"the title is {len(value)} characters; the limit is 120")
         return value
     if kind == "id":
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value) or len(value) > 80:
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value) or len(value) > ID_MAX:
             raise ScaffoldError(
                 f"'{value}' is not kebab-case; use lowercase words joined by hyphens"
             )
@@ -103,17 +154,24 @@ def check_answer(kind: str, value: str, content_dir: Path | None = None) -> str:
     if not value:
         return ""
     if kind == "ics":
-        return _resolve("ics", value, "ICS")
+        return ",".join(_resolve_many("ics", value.split(";"), "ICS"))
     if kind == "region":
-        return _resolve("regions", value, "region")
+        return ",".join(_resolve_many("regions", value.split(";"), "region"))
     if kind == "tiers":
-        return ",".join(_resolve("tiers", t.strip(), "tier") for t in value.split(",") if t.strip())
+        return ",".join(_resolve_many("tiers", re.split(r"[,;]", value), "tier"))
     raise ValueError(kind)
 
 
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def _yaml_values(values: Sequence[str], empty: str) -> str:
+    """One value as a scalar, several as a flow list, none as `empty`."""
+    if len(values) == 1:
+        return _q(values[0])
+    return "[" + ", ".join(_q(v) for v in values) + "]" if values else empty
 
 
 def render_new_case(new: NewCase) -> tuple[str, str]:
@@ -124,24 +182,29 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         raise ScaffoldError(
             f"--id: '{case_id}' is not kebab-case; use lowercase words joined by hyphens"
         )
-    ics = _resolve("ics", new.ics, "--ics") if new.ics else ""
-    region = _resolve("regions", new.region, "--region") if new.region else ""
-    if ics and not region:
-        region = vocab.ics.get(ics).region or ""
-    if ics and region and vocab.ics.get(ics).region != region:
-        raise ScaffoldError(
-            f"--ics: '{vocab.ics.label(ics)}' is in "
-            f"{vocab.regions.label(vocab.ics.get(ics).region or '')}, not in "
-            f"{vocab.regions.label(region)}"
-        )
-    tiers = [_resolve("tiers", t, "--tier") for t in new.tiers]
+    ics = _resolve_many("ics", new.ics, "--ics")
+    regions = _resolve_many("regions", new.region, "--region")
+    for ics_id in ics if regions else ():
+        home = vocab.ics.get(ics_id).region or ""
+        if home not in regions:
+            raise ScaffoldError(
+                f"--ics: '{vocab.ics.label(ics_id)}' is in {vocab.regions.label(home)}, not in "
+                + " or ".join(vocab.regions.label(r) for r in regions)
+                + f"; hint: add --region '{vocab.regions.label(home)}', or leave --region out"
+            )
+    regions = regions or match_regions(ics, [])[0]
+    tiers = _resolve_many("tiers", new.tiers, "--tier")
+    ics_labels = [vocab.ics.label(i) for i in ics]
+    region_labels = [vocab.regions.label(r) for r in regions]
     organisations = list(new.organisations) or [PLACEHOLDER]
     tier_ids = ", ".join(t.id for t in vocab.tiers.terms)
     lines = [
         "---",
         "# yaml-language-server: $schema=../site/case-study.schema.json",
-        "# Replace every TODO; `kb validate` lists what is left. Leave out what the sources do",
-        "# not say: 'not stated' beats a guess. Values of tag fields: `kb vocab FIELD`.",
+        "# Replace every TODO; `kb validate` lists what is left. Never guess: where the sources",
+        "# say nothing, delete the field's line (but an outcome's timeframe and comparator take",
+        "# 'not stated', and a section 'Not stated in the sources.'). Values of tag fields:",
+        "# `kb vocab FIELD`. The <!-- guides --> in the text are never published.",
         f"# A line marked '{DEFAULT_MARK}' holds a pre-filled value: correct it, or delete the",
         "# comment to confirm it. Give each blank field a value, or delete its line.",
         f"id: {case_id}  # equals the file name",
@@ -149,8 +212,8 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         f"summary: {_q(new.summary or PLACEHOLDER)}  # one to three sentences, <= 600 characters",
         "organisations: [" + ", ".join(_q(o) for o in organisations) + "]  # who led it",
         "partners: []",
-        f"ics: {_q(vocab.ics.label(ics)) if ics else '[]'}  # as named when the work ran",
-        f"region: {_q(vocab.regions.label(region)) if region else _q(PLACEHOLDER)}",
+        f"ics: {_yaml_values(ics_labels, '[]')}  # as named when the work ran",
+        f"region: {_yaml_values(region_labels, _q(PLACEHOLDER))}",
         "place:  # town, borough or county, if narrower than the ICS",
         f"level: [place]  # {DEFAULT_MARK}: neighbourhood, place, system, region, national",
         "started:  # year or year-month, e.g. 2023 or 2023-04",
@@ -174,8 +237,8 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "#     direction: decrease  # increase, decrease, no-change",
         "#     status: achieved     # achieved, estimated or target: never blur them",
         "#     kind: service-use    # health, service-use, financial, experience, process, ...",
-        "#     timeframe: first year of the pilot",
-        "#     comparator: the year before",
+        "#     timeframe: first year of the pilot   # or 'not stated'",
+        "#     comparator: the year before          # or 'not stated'",
         "#     source: 1            # which entry of 'sources'",
         "#     page: 12",
         "evidence:",

@@ -33,12 +33,20 @@ from kb.content import (
     parse_front_matter,
     read_source,
     split_sections,
+    strip_comments,
 )
 from kb.model import ICS_START, SCALE_UNITS, CaseStudy
 from kb.site import is_remote_url
 from kb.vocab import load_vocabularies
 
-__all__ = ["Problem", "Report", "validate_file", "validate_paths"]
+__all__ = [
+    "NOT_STATED_FIELDS",
+    "Problem",
+    "Report",
+    "reading_problems",
+    "validate_file",
+    "validate_paths",
+]
 
 Severity = Literal["error", "warning"]
 FieldPath = tuple[str | int, ...]
@@ -156,7 +164,10 @@ def validate_file(path: Path) -> tuple[list[Problem], Entry | None, tuple[str, i
         )
 
     problems: list[Problem] = []
-    sections = split_sections(source.body, source.body_line)
+    # comments are notes for editors: never published, searched or compared (their text is
+    # still checked below, as the file itself is public)
+    body = strip_comments(source.body)
+    sections = split_sections(body, source.body_line)
     problems += _check_sections(name, source, sections)
     problems += _check_unsafe(name, source, located)
     problems += _check_placeholders(name, source, located)
@@ -191,11 +202,30 @@ def validate_file(path: Path) -> tuple[list[Problem], Entry | None, tuple[str, i
     entry = Entry(
         path=path,
         case=case,
-        body=source.body,
+        body=body,
         sections=sections,
         content_hash=source.content_hash,
     )
     return problems, entry, id_at
+
+
+def reading_problems(path: Path) -> list[Problem]:
+    """What stops a file reading as a case study at all (so that it cannot be compared or shown).
+
+    An unreadable file, YAML that does not parse, or front-matter the format refuses; not the
+    checks a readable case study can still fail (a TODO left in, a section missing). Empty when
+    the file reads.
+    """
+    name = str(path)
+    try:
+        source = read_source(path)
+        located = parse_front_matter(source.front_matter, source.front_matter_line)
+        CaseStudy.model_validate(located.data)
+    except FileError as exc:
+        return [Problem(name, exc.line, exc.column, "", exc.message, exc.hint, code=exc.code)]
+    except ValidationError as exc:
+        return _model_problems(name, located, exc)
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -652,8 +682,9 @@ def check_blanks_and_defaults(name: str, source: SourceFile, located: Located) -
     """Fields written with no value ('status:'), and values `kb new` pre-filled left unchecked.
 
     A blank is never a way to say 'unknown': the contributor gives the value, writes 'not stated'
-    where the field is text, or deletes the line. A pre-filled line still carries the scaffold's
-    marker comment and its value; deleting the comment confirms the value.
+    in the fields an outcome cannot do without (NOT_STATED_FIELDS), or deletes the line. A
+    pre-filled line still carries the scaffold's marker comment and its value; deleting the
+    comment confirms the value.
     """
     from kb.scaffold import DEFAULT_MARK, PREFILLED
 
@@ -663,10 +694,9 @@ def check_blanks_and_defaults(name: str, source: SourceFile, located: Located) -
             continue
         line, column = located.position(path)
         where = format_field(path)
-        text_field = isinstance(path[-1], str) and path[-1] in _TEXT_FIELDS
         hint = (
-            "write the value, 'not stated' if the sources do not say, or delete the line"
-            if text_field
+            "write the value, or 'not stated' if the sources do not say (an outcome needs it)"
+            if (path[0], path[-1]) in NOT_STATED_FIELDS
             else "write the value, or delete the line if the sources do not say"
         )
         problems.append(
@@ -700,7 +730,12 @@ def check_blanks_and_defaults(name: str, source: SourceFile, located: Located) -
 
 
 _MISSING = object()
-_TEXT_FIELDS = frozenset({"timeframe", "comparator", "cohort", "place", "note", "evaluator"})
+# The fields the format requires even where the sources are silent: there, 'not stated' is
+# written. Any other field the sources say nothing about is left out (its line deleted).
+NOT_STATED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("outcomes", "timeframe"),
+    ("outcomes", "comparator"),
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,11 +20,14 @@ import yaml
 
 __all__ = [
     "FIELD_VOCABULARY",
+    "NESTED_FIELD_VOCABULARY",
     "Term",
     "Vocabularies",
     "Vocabulary",
     "load_vocabularies",
+    "field_vocabularies",
     "normalise",
+    "vocabularies_named",
 ]
 
 # front-matter field -> attribute of Vocabularies holding its values
@@ -41,6 +44,15 @@ FIELD_VOCABULARY: dict[str, str] = {
     "challenges": "challenges",
     "drivers": "drivers",
     "topics": "topics",
+}
+# fields inside a list or a mapping of the front-matter -> the same
+NESTED_FIELD_VOCABULARY: dict[str, str] = {
+    "outcomes.kind": "outcome_kinds",
+    "outcomes.unit": "units",
+    "outcomes.also.unit": "units",
+    "context_figures.unit": "units",
+    "evidence.level": "evidence_levels",
+    "evidence.method": "evidence_methods",
 }
 
 _SYSTEM_NOISE = re.compile(
@@ -198,6 +210,41 @@ class Vocabularies:
         """The vocabulary of a front-matter field such as 'tiers' or 'region'."""
         vocabulary: Vocabulary = getattr(self, FIELD_VOCABULARY[field_name])
         return vocabulary
+
+
+def field_vocabularies() -> dict[str, tuple[str, ...]]:
+    """Each front-matter key with a controlled vocabulary -> its vocabularies (Vocabularies fields).
+
+    Top-level keys ('kaiser_level'); nested ones with their path ('evidence.method') and, where
+    no other field has that key, alone ('method'); and a key holding controlled fields
+    ('evidence': its level and method). A top-level key wins over a nested one ('level').
+    """
+    names: dict[str, tuple[str, ...]] = {
+        k: (a,) for k, a in {**FIELD_VOCABULARY, **NESTED_FIELD_VOCABULARY}.items()
+    }
+    by_last: dict[str, list[str]] = {}
+    for key, attr in NESTED_FIELD_VOCABULARY.items():
+        by_last.setdefault(key.rsplit(".", 1)[1], []).append(attr)
+        parent = key.split(".", 1)[0]
+        if attr not in names.setdefault(parent, ()):
+            names[parent] += (attr,)
+    for last, attrs in by_last.items():
+        if len(set(attrs)) == 1:
+            names.setdefault(last, (attrs[0],))
+    return names
+
+
+def vocabularies_named(name: str) -> tuple[str, ...]:
+    """The vocabularies (Vocabularies fields) that a name given to `kb vocab` lists; KeyError.
+
+    A vocabulary's own name ('kaiser') or a front-matter key (see `field_vocabularies`); case,
+    hyphens and spaces do not matter, and a name without its final 's' ('tier') is accepted.
+    """
+    key = re.sub(r"[\s-]+", "_", name.strip().lower())
+    names = {a: (a,) for a in Vocabularies.__dataclass_fields__} | field_vocabularies()
+    if key not in names and len(key) >= 4 and key + "s" in names:
+        key += "s"
+    return names[key]
 
 
 def _term(raw: dict[str, Any]) -> Term:

@@ -58,3 +58,28 @@ def test_output_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
     assert "exists" in result.stderr and target.read_text() == "mine"
     run_cli(["export", "-o", str(target), "--force"])
     assert target.read_text(encoding="utf-8-sig").startswith("record,case_id")
+
+
+def test_a_part_of_a_whole_exports_its_whole() -> None:
+    assert COLUMNS.index("out_of") == COLUMNS.index("value_high") + 1
+    rows = export_rows(load_library(ROOT / "content"))
+    leeds = next(
+        r for r in rows if r["case_id"] == "leeds-lung-health-check" and r["outcome_number"] == 1
+    )
+    assert (leeds["value"], leeds["out_of"], leeds["unit"]) == (22815, 44943, "people")
+    assert leeds["figure"] == "22,815 of 44,943 people (50.8%)"
+    assert leeds["also"] == "50.8%"
+    text = render_export(load_library(ROOT / "content"), "csv")
+    csv_rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    csv_leeds = next(
+        r for r in csv_rows
+        if r["case_id"] == "leeds-lung-health-check" and r["outcome_number"] == "1"
+    )  # fmt: skip
+    assert (csv_leeds["value"], csv_leeds["out_of"]) == ("22815", "44943")
+    assert {r["out_of"] for r in csv_rows if r["record"] == "case-study"} == {""}
+    data = json.loads(render_export(load_library(ROOT / "content"), "json"))
+    json_leeds = next(
+        r for r in data["rows"]
+        if r["case_id"] == "leeds-lung-health-check" and r["outcome_number"] == 1
+    )  # fmt: skip
+    assert json_leeds["out_of"] == 44943

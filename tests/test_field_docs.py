@@ -30,3 +30,13 @@ def test_contributing_page_shows_the_generated_tables() -> None:
         assert f"| `{name}` |" in out, name
     assert "| `tiers` | required | values from the prevention tier list (`kb vocab tiers`)" in out
     assert "| `status` | required | one of achieved, estimated, target |" in out
+
+
+def test_the_part_of_a_whole_shape_is_documented() -> None:
+    page = (ROOT / "site" / "contributing.md").read_text(encoding="utf-8")
+    out = expand_markers(page, "contributing.md", [], load_vocabularies())
+    assert "| `out_of` | optional | a whole number |" in out
+    shape = next(line for line in page.splitlines() if "`out_of: 211`" in line)
+    assert '"148 of 211' in shape and "`value: 148`" in shape and "`measure: level`" in shape
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`out_of`" in readme

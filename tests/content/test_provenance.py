@@ -168,11 +168,13 @@ def library_figures(entries: Iterable[Any]) -> Iterator[Figure]:
                 if item.value is None:
                     continue
                 unit = getattr(item, "unit", None) or "count"
+                # the whole of '148 of 211' must be in the source as much as the part
+                whole = getattr(item, "out_of", None)
                 yield Figure(
                     path=str(entry.path),
                     field=field,
                     metric=item.metric,
-                    values=_value_parts(item.value),
+                    values=_value_parts(item.value) + ((float(whole),) if whole else ()),
                     unit=str(unit),
                     source=int(item.source or 1),
                 )
@@ -398,6 +400,23 @@ def test_a_funding_amount_must_be_in_a_source(tmp_path: Path) -> None:
     case = _Case([_Source("A Report Title")], [], [], funding=_Funding(5_000_000))
     assert missing_figures([_Entry(Path("content/x.md"), case)], seeds) == [
         "content/x.md: funding amount_gbp 5e+06 (GBP) not found in any source"
+    ]
+
+
+def test_the_whole_of_a_part_must_be_in_the_source_too(tmp_path: Path) -> None:
+    @dataclass
+    class _Part(_Item):
+        out_of: int | None = None
+
+    seeds = {tmp_path / "000_a.txt": "A Report Title. 148 of 211 residents felt more connected."}
+
+    def case(whole: int) -> _Case:
+        return _Case([_Source("A Report Title")], [_Part("connected", 148, "people", 1, whole)], [])
+
+    assert missing_figures([_Entry(Path("content/x.md"), case(211))], seeds) == []
+    assert missing_figures([_Entry(Path("content/x.md"), case(212))], seeds) == [
+        "content/x.md: outcomes 'connected' value 212 (people) not found in 'A Report Title' "
+        "(000_a.txt) near the text"
     ]
 
 

@@ -114,6 +114,8 @@ GOOD: dict[str, Change] = {
         }
     ),
     "a range value": _set(("outcomes", 0, "value"), {"low": 1, "high": 2}),
+    "a part of a whole": _set(("outcomes", 0, "out_of"), 211),
+    "a whole written with a decimal point": _set(("outcomes", 0, "out_of"), 211.0),
 }
 
 BAD: dict[str, Change] = {
@@ -151,6 +153,10 @@ BAD: dict[str, Change] = {
     "recurrent as text": _set(("funding",), {"recurrent": "yes"}),
     "organisations empty": _set(("organisations",), []),
     "summary missing": _drop(("summary",)),
+    "out_of a fraction": _set(("outcomes", 0, "out_of"), 211.5),
+    "out_of zero": _set(("outcomes", 0, "out_of"), 0),
+    "out_of a range": _set(("outcomes", 0, "out_of"), {"low": 200, "high": 220}),
+    "out_of in words": _set(("outcomes", 0, "out_of"), "211 residents"),
 }
 
 

@@ -172,3 +172,17 @@ def test_cli_refuses_to_overwrite_a_file(tmp_path: Path) -> None:
 def test_cli_suggests_the_nearest_participant(given: str, suggested: str) -> None:
     result = run_cli(["pack", "falls", "--participant", given], expect=1)
     assert "did you mean" in result.stderr and suggested in result.stderr
+
+
+def test_outcome_tables_give_a_part_with_its_whole(library) -> None:
+    searcher, entries = library
+    request = PackRequest(
+        "lung cancer screening", NORFOLK, limit=4, minutes=90, today=date(2026, 11, 23)
+    )
+    pack = build_pack(searcher, entries, request)
+    assert "leeds-lung-health-check" in [c.entry.case.id for c in pack.cases]
+    text = render_pack(pack, "md")
+    assert (
+        "| people invited who responded and had a telephone risk assessment "
+        "| 22,815 of 44,943 people (50.8%) | Achieved |"
+    ) in text

@@ -172,3 +172,33 @@ def test_sentences_read_as_written_by_hand(fields: dict[str, Any], expected: str
 )  # fmt: skip
 def test_context_figures_read_as_sentences(fields: dict[str, Any], expected: str) -> None:
     assert figure_sentence(context(**fields), VOCAB) == expected
+
+
+@pytest.mark.parametrize(
+    ("figure", "expected"),
+    [
+        (outcome(metric="residents who said they felt more connected", value=148,
+                 unit="people", out_of=211, measure="level"),
+         "148 of 211 residents said they felt more connected"),
+        (outcome(metric="people invited who responded", value=22815, unit="people",
+                 out_of=44943, measure="level", also=[{"value": 50.8, "unit": "percent"}],
+                 timeframe="in the first round"),
+         "22,815 of 44,943 people invited responded (50.8%) in the first round"),
+        (outcome(metric="people helped back into work", value=4000, qualifier="more-than",
+                 unit="people", out_of=20000, measure="level"),
+         "More than 4,000 of 20,000 people helped back into work"),
+        (outcome(metric="practices taking part", value=9, unit="practices", out_of=10,
+                 measure="level", direction="increase", status="target"),
+         "Practices taking part: to rise to 9 of 10 practices (target)"),
+        (outcome(metric="GPs who said the visit helped", value=0, unit="people", out_of=53,
+                 measure="level"),
+         "0 of 53 GPs said the visit helped"),
+        (context(metric="schools the project worked with", value=62, unit="count", out_of=82),
+         "62 of 82 schools the project worked with"),
+        (context(metric="number of practices in the scheme", value=9, unit="practices",
+                 out_of=10),
+         "Number of practices in the scheme: 9 of 10 practices"),
+    ],
+)  # fmt: skip
+def test_a_part_of_a_whole_reads_with_its_whole(figure: Figure, expected: str) -> None:
+    assert figure_sentence(figure, VOCAB) == expected

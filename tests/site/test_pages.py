@@ -318,3 +318,34 @@ def test_home_page_markers(entries: list[Entry]) -> None:
     assert "[East of England](browse/region/east-of-england.md)" in text
     html = render(text)
     assert "<script" not in html
+
+
+def test_a_part_of_a_whole_shows_its_whole_on_the_case_page(entries: list[Entry]) -> None:
+    entry = by_id(entries)["alpha-falls-east"]
+    part = entry.case.outcomes[0].model_copy(
+        update={"metric": "care homes that joined", "value": 9, "unit": "count", "out_of": 12,
+                "measure": "level", "direction": None}
+    )  # fmt: skip
+    case = entry.case.model_copy(update={"outcomes": [part]})
+    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    changed = page[page.index("## What changed") : page.index("## Outcome figures")]
+    assert "9 of 12 care homes that joined" in changed
+    assert '<p class="kb-figure-text">9 of 12 care homes that joined' in page
+
+
+def test_shipped_parts_of_a_whole_read_with_their_whole() -> None:
+    from conftest import ROOT
+
+    from kb.content import load_library
+
+    library = by_id(load_library(ROOT / "content"))
+
+    def page(case_id: str) -> str:
+        return site.case_page(library[case_id], None, library, VOCAB).markdown
+
+    assert "148 of 211 residents with wellbeing scores recorded" in page(
+        "cornwall-community-health-and-wellbeing-workers"
+    )
+    leeds = page("leeds-lung-health-check")
+    headline = leeds[leeds.index("## What changed") : leeds.index("## Outcome figures")]
+    assert "22,815 of 44,943 people invited responded" in headline and "(50.8%)" in headline

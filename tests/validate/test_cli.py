@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from kb.content import REQUIRED_SECTIONS
+from kb.scaffold import slugify
 from tests.conftest import ROOT, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -161,6 +163,64 @@ def test_new_rejects_unknown_ics_with_suggestion(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_new_cuts_a_long_id_at_a_word(tmp_path: Path) -> None:
+    title = (
+        "Cornwall: community health and wellbeing workers hosted by voluntary organisations in "
+        "the most deprived neighbourhoods"
+    )
+    run_cli(["new", "--title", title, "--content-dir", str(tmp_path), "--no-interactive"])
+    (path,) = tmp_path.iterdir()
+    assert path.name == "cornwall-community-health-and-wellbeing-workers-hosted-by-voluntary.md"
+    assert slugify("a-" + "b" * 90) == "a"
+    assert slugify("x" * 90) == "x" * 80  # a single word longer than the limit is cut
+    assert slugify("word " * 16) == "-".join(["word"] * 16)  # 79 characters: kept whole
+    assert len(slugify("abcd " * 20)) == 79  # the limit falls on a hyphen
+
+
+def _new(tmp_path: Path, *args: str, expect: int = 0) -> Result:
+    where = ["--content-dir", str(tmp_path), "--no-interactive"]
+    return run_cli(["new", "--title", "Shared work", *args, *where], expect=expect)
+
+
+def test_new_keeps_every_repeated_ics_and_region(tmp_path: Path) -> None:
+    _new(tmp_path, "--ics", "North Central London", "--ics", "NHS South West London ICB")
+    text = (tmp_path / "shared-work.md").read_text()
+    assert 'ics: ["North Central London", "South West London"]' in text
+    assert 'region: "London"' in text  # both ICSs' region, once
+    (tmp_path / "shared-work.md").unlink()
+    tiers = ["--tier", "primary", "--tier", "Secondary prevention"]
+    _new(tmp_path, "--ics", "Devon", "--ics", "Norfolk and Waveney", *tiers)
+    text = (tmp_path / "shared-work.md").read_text()
+    assert 'ics: ["Devon", "Norfolk and Waveney"]' in text
+    assert 'region: ["South West", "East of England"]' in text
+    assert "tiers: [primary, secondary]" in text
+    report = json.loads(run_cli(["validate", "--format", "json", str(tmp_path)], expect=1).stdout)
+    codes = {p["code"] for p in report["problems"] if p["severity"] == "error"}
+    assert codes == {"placeholder", "blank", "untouched-default"}, report["problems"]
+    (tmp_path / "shared-work.md").unlink()
+    regions = ["--region", "South West", "--region", "London"]
+    _new(tmp_path, "--ics", "Devon", "--ics", "Dorset", *regions)
+    assert 'region: ["South West", "London"]' in (tmp_path / "shared-work.md").read_text()
+
+
+def test_new_checks_each_repeated_value(tmp_path: Path) -> None:
+    result = _new(tmp_path, "--ics", "North Central London", "--ics", "Sowth West Londn", expect=1)
+    assert "--ics: 'Sowth West Londn' is not a known ICS. Did you mean 'South West London'" in (
+        result.stderr
+    )
+    result = _new(tmp_path, "--region", "London", "--region", "Nort West", expect=1)
+    assert "--region: 'Nort West' is not a known region. Did you mean 'North West'" in (
+        result.stderr
+    )
+    two = ["--ics", "Devon", "--ics", "Norfolk and Waveney"]
+    result = _new(tmp_path, *two, "--region", "South West", expect=1)
+    assert (
+        "--ics: 'Norfolk and Waveney' is in East of England, not in South West; hint: add "
+        "--region 'East of England', or leave --region out"
+    ) in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_new_asks_for_missing_values_interactively(tmp_path: Path) -> None:
     answers = (
         "Community falls clinics\nA short summary.\nNorfolk and Waveney\nsecondary\nNHS Norfolk\n"
@@ -183,6 +243,71 @@ def test_vocab_lists_values() -> None:
     out = run_cli(["vocab", "tiers"]).stdout
     assert "wider-determinants" in out and "Secondary prevention" in out
     run_cli(["vocab", "nonsense"], expect=2)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("kind", "service-use"),
+        ("outcomes.kind", "service-use"),
+        ("unit", "percent"),
+        ("method", "before-and-after"),
+        ("evidence.method", "before-and-after"),
+        ("evidence.level", "not-assessed"),
+        ("status", "pilot"),
+        ("kaiser_level", "rising-risk"),
+        ("region", "south-west"),
+        ("level", "neighbourhood"),  # the top-level key, not evidence.level
+        ("tier", "secondary"),
+        ("Kaiser-level", "rising-risk"),
+    ],
+)
+def test_vocab_takes_the_front_matter_key_being_filled(key: str, value: str) -> None:
+    assert re.search(rf"^{re.escape(value)} ", run_cli(["vocab", key]).stdout, re.MULTILINE)
+
+
+def test_vocab_of_a_key_holding_several_controlled_fields_lists_each() -> None:
+    out = run_cli(["vocab", "evidence"]).stdout
+    assert "evidence_levels (evidence level):" in out
+    assert "evidence_methods (evaluation method):" in out
+    assert "not-assessed" in out and "before-and-after" in out
+
+
+def test_vocab_names_vocabularies_and_keys_when_the_name_is_unknown() -> None:
+    err = run_cli(["vocab", "evidance"], expect=2).stderr
+    assert "unknown field 'evidance'; hint: did you mean 'evidence'?" in err
+    assert "choose a vocabulary (regions, ics, levels, statuses" in err
+    assert "or a front-matter key (region, ics, level, status, tiers, kaiser_level" in err
+    assert "evidence.method" in err
+    out = run_cli(["vocab"]).stdout
+    assert out.startswith("Vocabularies: regions, ics")
+    assert "Front-matter keys: region, ics, level, status" in out
+
+
+def _marked_fields(node: object, defs: dict[str, object], path: str = "") -> dict[str, str]:
+    """Field path -> vocabulary, from the `x-vocabulary` marks of the format's JSON schema."""
+    found: dict[str, str] = {}
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _marked_fields(defs[node["$ref"].rsplit("/", 1)[1]], defs, path)
+        if "x-vocabulary" in node:
+            found[path] = node["x-vocabulary"]
+        for key, value in node.get("properties", {}).items():
+            found |= _marked_fields(value, defs, f"{path}.{key}" if path else key)
+        for part in [node.get("items"), *node.get("anyOf", [])]:
+            found |= _marked_fields(part, defs, path)
+    return found
+
+
+def test_vocab_knows_every_controlled_field_of_the_format() -> None:
+    from kb.model import CaseStudy
+    from kb.vocab import FIELD_VOCABULARY, NESTED_FIELD_VOCABULARY
+
+    schema = CaseStudy.model_json_schema()
+    marked = _marked_fields(schema, schema["$defs"])
+    known = {**FIELD_VOCABULARY, **NESTED_FIELD_VOCABULARY}
+    # evidence.level is a number or 'not-assessed', checked by its own validator
+    assert marked == {k: v for k, v in known.items() if k != "evidence.level"}
 
 
 HEAVY = (

@@ -260,3 +260,104 @@ def test_hints_that_do_not_mislead(tmp_path: Path) -> None:
         p for p in check(tmp_path, base(outcomes=[empty])).errors if p.field.endswith("unit")
     )
     assert "quote" not in unit_empty.hint
+
+
+def whole(**fields: Any) -> dict[str, Any]:
+    """'148 of 211 residents said they felt more connected', as an outcome."""
+    shape: dict[str, Any] = {
+        "metric": "residents who said they felt more connected",
+        "value": 148,
+        "unit": "people",
+        "out_of": 211,
+        "measure": "level",
+        "kind": "experience",
+    }
+    return outcome(**{**shape, **fields})
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "148 of 211 people"),
+        ({"also": [{"value": 70, "unit": "percent"}]}, "148 of 211 people (70%)"),
+        ({"qualifier": "more-than"}, "more than 148 of 211 people"),
+        ({"value": 211}, "211 of 211 people"),
+        ({"out_of": 211.0}, "148 of 211 people"),
+        ({"unit": "practices", "value": 9, "out_of": 10}, "9 of 10 practices"),
+        ({"unit": "count", "value": {"low": 20, "high": 25}, "out_of": 30}, "20 to 25 of 30"),
+        ({"direction": "increase", "status": "estimated"}, "rose to 148 of 211 people (estimate)"),
+        ({"status": "target"}, "148 of 211 people (target)"),
+    ],
+)
+def test_a_part_of_a_whole(tmp_path: Path, changes: dict[str, Any], expected: str) -> None:
+    result = only_outcome(check(tmp_path, base(outcomes=[{**whole(), **changes}])))
+    assert isinstance(result.out_of, int)
+    assert phrase(result) == expected
+
+
+def test_a_context_figure_can_be_part_of_a_whole(tmp_path: Path) -> None:
+    schools = {"metric": "schools the project worked with", "value": 62, "unit": "count",
+               "out_of": 82, "source": 1}  # fmt: skip
+    report = check(tmp_path, base(context_figures=[schools]))
+    assert report.errors == []
+    assert report.entries[0].case.context_figures[0].out_of == 82
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message", "hint"),
+    [
+        ({"unit": "percent", "value": 70}, "out_of",
+         "'out_of' goes with a count, not 'percent'", "a percentage is already a share"),
+        ({"unit": "GBP"}, "out_of", "not 'GBP'", "it goes with unit: admissions, count"),
+        ({"unit": "rate-per-1000"}, "out_of", "not 'rate-per-1000'", "'denominator'"),
+        ({"unit": "score", "scale": "feedback"}, "out_of", "not 'score'", "'scale'"),
+        ({"unit": "percentage-points"}, "out_of", "not 'percentage-points'", "change in a share"),
+        ({"measure": "change", "direction": "increase"}, "out_of",
+         "'out_of' goes with measure: level", "write measure: level"),
+        ({"out_of": 100}, "out_of",
+         "the value (148) is more than its whole, 'out_of' (100)", "value: 148"),
+        ({"value": {"low": 100, "high": 300}}, "out_of",
+         "the value (100 to 300) is more than its whole", "a range's high too"),
+        ({"value": 50.8}, "value", "so 50.8 must be a whole number", "unit: percent"),
+        ({"value": -3}, "value", "so -3 cannot be below zero", "value: 148"),
+        ({"out_of": 211.5}, "out_of", "'out_of' must be a whole number (got 211.5)", "out_of: 211"),
+        ({"out_of": 0}, "out_of", "'out_of' must be more than zero (got 0)", "out_of: 211"),
+        ({"out_of": {"low": 200, "high": 220}}, "out_of",
+         "'out_of' is one number, not a range", "'note'"),
+        ({"out_of": "211 residents"}, "out_of", "is not a number", "digits only"),
+        ({"baseline": 100}, "baseline",
+         "'baseline' and 'out_of' do not go together", "'comparator'"),
+    ],
+)  # fmt: skip
+def test_a_part_of_a_whole_that_does_not_fit(
+    tmp_path: Path, changes: dict[str, Any], field: str, message: str, hint: str
+) -> None:
+    report = check(tmp_path, base(outcomes=[{**whole(), **changes}]))
+    (problem,) = report.errors
+    assert problem.field == f"outcomes[0].{field}"
+    assert message in problem.message
+    assert hint in problem.hint
+    assert problem.path.endswith("example-case.md") and problem.line > 1
+
+
+def test_a_whole_without_a_value_is_an_error(tmp_path: Path) -> None:
+    figure = outcome(metric="residents who felt more connected", direction="increase", out_of=211)
+    report = check(tmp_path, base(outcomes=[figure]))
+    assert ("missing_value", "outcomes[0].out_of") in codes(report)
+
+
+def test_a_whole_in_a_context_figure_is_checked_too(tmp_path: Path) -> None:
+    share = {"metric": "schools the project worked with", "value": 75, "unit": "percent",
+             "out_of": 82, "source": 1}  # fmt: skip
+    report = check(tmp_path, base(context_figures=[share]))
+    (problem,) = report.errors
+    assert problem.field == "context_figures[0].out_of"
+    # a context figure has no 'also': the hint does not offer one
+    assert "already a share" in problem.hint and "'also'" not in problem.hint
+
+
+def test_the_problem_points_at_the_out_of_line(tmp_path: Path) -> None:
+    report = check(tmp_path, base(outcomes=[whole(out_of=100)]))
+    (problem,) = report.errors
+    lines = Path(problem.path).read_text(encoding="utf-8").splitlines()
+    assert lines[problem.line - 1].strip() == "out_of: 100"
