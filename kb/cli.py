@@ -144,7 +144,13 @@ def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | Non
         Path(settings.content_dir),
         embedder_for(settings.model),
     )
-    output = render(result.report, fmt, summary=result.summary(), extra=result.to_json())
+    output = render(
+        result.report,
+        fmt,
+        summary=result.summary(),
+        extra=result.to_json(),
+        command="kb duplicates",
+    )
     if output:
         click.echo(output)
     sys.exit(0 if result.report.ok else 1)

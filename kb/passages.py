@@ -133,7 +133,7 @@ class PassageScheme:
     def name(self) -> str:
         size = f"-size{self.window}" if self.window else ""
         return (
-            f"parts-v3/profile-{self.profile}/results-{int(self.results)}/"
+            f"parts-v3-no-comments/profile-{self.profile}/results-{int(self.results)}/"
             f"context-{int(self.section_context)}/word-windows-overlap{WINDOW_OVERLAP}{size}"
         )
 

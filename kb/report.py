@@ -120,10 +120,10 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _github(report: Report) -> str:
+def _github(report: Report, command: str = "kb validate") -> str:
     lines = []
     for p in map(_safe, report.problems):
-        title = f"kb validate: {p.field}" if p.field else "kb validate"
+        title = f"{command}: {p.field}" if p.field else command
         message = p.message + (f". Hint: {p.hint}" if p.hint else "")
         lines.append(
             f"::{p.severity} file={_escape_property(p.path)},line={p.line},col={p.column},"
@@ -141,14 +141,17 @@ def render(
     *,
     summary: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    command: str = "kb validate",
 ) -> str:
     """The report in one of FORMATS.
 
     `summary` replaces the last line of the text form (GitHub annotations have none); `extra`
-    adds fields to the JSON object.
+    adds fields to the JSON object; `command` titles the GitHub annotations.
     """
     if fmt == "text" and summary is not None:
         return _text(report, summary)
     if fmt == "json" and extra:
         return _json(report, extra)
+    if fmt == "github":
+        return _github(report, command)
     return FORMATS[fmt](report)

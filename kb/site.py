@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from kb.figures import figure_sentence, format_amount
+from kb.passages import is_placeholder
 from kb.vocab import Vocabularies, Vocabulary
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str,
     level_label = vocab.evidence_levels.label(str(evidence.level))
     text = _md_link(level_label, here, CATALOGUE_PATH, {EVIDENCE.key: str(evidence.level)})
     text += f" ({md_text(vocab.evidence_methods.label(evidence.method))}"
-    if evidence.evaluator:
+    if evidence.evaluator and not is_placeholder(evidence.evaluator):
         text += f"; evaluated by {md_text(evidence.evaluator)}"
     text += ")"
     rows.append(("Evidence", text))

@@ -105,6 +105,7 @@ def test_an_invalid_case_study_elsewhere_is_left_out_with_a_warning(library: Pat
     assert data["compared_with"] == 2 and len(data["compared"]) == 3
     lines = run_cli(["duplicates", "--format", "github", str(DATA)]).stdout.splitlines()
     assert lines and all(ANNOTATION.match(line) for line in lines), lines
+    assert all(",title=kb duplicates" in line for line in lines), lines  # not 'kb validate'
     summary = _line(other, "summary:")
     assert any(line.startswith(f"::warning file={other},line={summary},col=10,") for line in lines)
 

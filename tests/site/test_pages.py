@@ -123,6 +123,15 @@ def test_facts_link_to_browse_pages(entries: list[Entry]) -> None:
     assert "(../catalogue.md?evidence=2)" in text and "evaluated by Alpha analytics team" in text
 
 
+def test_an_evaluator_not_stated_is_not_printed(entries: list[Entry]) -> None:
+    entry = by_id(entries)["alpha-falls-east"]
+    evidence = entry.case.evidence.model_copy(update={"evaluator": "not stated"})
+    case = entry.case.model_copy(update={"evidence": evidence})
+    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    row = next(line for line in page.splitlines() if line.startswith("| Evidence |"))
+    assert "evaluated by" not in row and row.endswith("(Before and after comparison) |"), row
+
+
 def test_national_case_has_no_region_links(entries: list[Entry]) -> None:
     text = page_for(entries, "delta-national-smoking")
     assert "| Region | National (no single region) |" in text
