@@ -131,6 +131,18 @@ def test_stemmer_matches_pystemmer() -> None:
     assert not wrong, f"{len(wrong)} of {len(ordered)} words differ, first: {wrong[:5]}"
 
 
+def _bare_ranker(body: str) -> str:
+    """A node script: `input` from stdin, and `ranker`, a Ranker with only its word helpers
+    (no library data), then `body`."""
+    return (
+        "import fs from 'fs';"
+        f"import {{ Ranker }} from '{(JS / 'rank.js').as_uri()}';"
+        "const input = JSON.parse(fs.readFileSync(0, 'utf8'));"
+        "const ranker = Object.create(Ranker.prototype);"
+        "ranker.stems = new Map();" + body
+    )
+
+
 def test_bm25_words_match_python() -> None:
     """The site reads a text's BM25 words as kb.passages.bm25_tokens does ('A&E' is one word)."""
     import Stemmer
@@ -144,12 +156,7 @@ def test_bm25_words_match_python() -> None:
     ]
     stopwords = frozenset(["and", "the", "of", "it"])
     expected = [bm25_tokens(t, Stemmer.Stemmer("english"), stopwords) for t in texts]
-    script = (
-        "import fs from 'fs';"
-        f"import {{ Ranker }} from '{(JS / 'rank.js').as_uri()}';"
-        "const input = JSON.parse(fs.readFileSync(0, 'utf8'));"
-        "const ranker = Object.create(Ranker.prototype);"
-        "ranker.stems = new Map();"
+    script = _bare_ranker(
         "const stop = new Set(input.stopwords);"
         "console.log(JSON.stringify(input.texts.map((t) => ranker.tokens(t, stop))));"
     )
@@ -182,12 +189,7 @@ def test_snippets_match_python() -> None:
         before, after = bool(i % 2), bool(i % 3 == 0)
         cases.append({"text": text, "query": query, "before": before, "after": after,
                       "expected": python._snippet(text, tokens, before, after)})
-    script = (
-        "import fs from 'fs';"
-        f"import {{ Ranker }} from '{(JS / 'rank.js').as_uri()}';"
-        "const input = JSON.parse(fs.readFileSync(0, 'utf8'));"
-        "const ranker = Object.create(Ranker.prototype);"
-        "ranker.stems = new Map();"
+    script = _bare_ranker(
         "ranker.stopwords = new Set(input.stopwords);"
         "ranker.params = { snippetChars: input.limit };"
         "console.log(JSON.stringify(input.cases.map((c) => ranker.snippet(c.text,"
