@@ -46,6 +46,28 @@ Progress = Callable[[str], None]
 _shared: dict[str, Any] = {}
 
 
+PLACEHOLDER_REPOSITORY = "REPLACE-WITH-YOUR-ORGANISATION"
+
+
+def _repository(config: MkDocsConfig) -> None:
+    """The repository the site links to: `KB_REPO_URL` if set, else mkdocs.yml's repo_url. While
+    that is still the shipped placeholder, the site has no repository links (no 'Edit this case
+    study', no source link), rather than links that lead nowhere."""
+    import os
+
+    given = os.environ.get("KB_REPO_URL", "").strip()
+    if given:
+        config.repo_url = given
+    if config.repo_url and PLACEHOLDER_REPOSITORY in config.repo_url:
+        log.info(
+            "repo_url in mkdocs.yml is still a placeholder: the site has no repository links "
+            "until it names the repository (or KB_REPO_URL does)"
+        )
+        config.repo_url = None
+        config.repo_name = None
+        config.edit_uri = None
+
+
 class KbPluginConfig(Config):
     """Options of the `kb` plugin in mkdocs.yml (paths default to `kb.settings.Settings`)."""
 
@@ -78,6 +100,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self.config.cache_dir:
             settings = _replace(settings, cache_dir=Path(self.config.cache_dir))
         self.settings = settings
+        _repository(config)
         return config
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:

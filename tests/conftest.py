@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parent.parent
+# the sites tests build link to a repository (mkdocs.yml ships a placeholder, which links nowhere)
+os.environ.setdefault("KB_REPO_URL", "https://github.com/example/prevention-case-studies")
 
 
 @pytest.fixture(autouse=True)

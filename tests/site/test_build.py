@@ -211,6 +211,32 @@ def test_shipped_content_builds_strict(tmp_path: Path) -> None:
     assert internal_links(settings.site_dir) == []
 
 
+def test_a_placeholder_repository_gives_no_repository_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mkdocs.yml ships a placeholder repo_url: until it (or KB_REPO_URL) names the repository,
+    the site has no source link and no 'Edit this case study', rather than links to nowhere."""
+    from kb.mkdocs_plugin import PLACEHOLDER_REPOSITORY
+
+    assert PLACEHOLDER_REPOSITORY in MKDOCS_YML.read_text("utf-8")
+    monkeypatch.delenv("KB_REPO_URL", raising=False)
+    settings = settings_for(tmp_path, DATA / "content")
+    build_site(settings, strict=True, embedder=HashingEmbedder(), config_file=MKDOCS_YML)
+    pages = [p.read_text("utf-8") for p in settings.site_dir.rglob("*.html")]
+    case = (settings.site_dir / "cases/alpha-falls-east/index.html").read_text("utf-8")
+    assert len(pages) > 10 and not any(PLACEHOLDER_REPOSITORY in page for page in pages)
+    assert ">Edit this case study</a>" not in case and 'class="md-source"' not in case
+    assert ">Suggest a case study</a>" in case  # the contributing page, on the site itself
+    from kb import mkdocs_plugin
+
+    mkdocs_plugin._shared.clear()
+    monkeypatch.setenv("KB_REPO_URL", "https://git.example.org/ics/library")
+    build_site(settings, strict=True, embedder=HashingEmbedder(), config_file=MKDOCS_YML)
+    case = (settings.site_dir / "cases/alpha-falls-east/index.html").read_text("utf-8")
+    edit = "https://git.example.org/ics/library/edit/main/tests/site/data/content/alpha-falls-east.md"
+    assert f'href="{edit}"' in case and 'class="md-source"' in case
+
+
 def test_link_to_unknown_case_in_content_fails_strict(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, DATA / "broken")
     with pytest.raises(SiteError) as failure:
