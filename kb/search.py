@@ -742,7 +742,7 @@ class Searcher:
         if intent is not None and intent.outcomes and fusion.outcome_boost > 0:
             boost += fusion.outcome_boost * self._outcome_credit(intent.kinds)
         if intent is not None and intent.evidence and fusion.evidence_boost > 0:
-            boost += fusion.evidence_boost * self._case_array("evidence") / 5
+            boost += fusion.evidence_boost * self._evidence_rank()
         if intent is not None and intent.no_effect and fusion.no_effect_boost > 0:
             boost += fusion.no_effect_boost * self._case_array("no-effect")
         named = self._query_facets(query).get("topics", ())
@@ -756,6 +756,16 @@ class Searcher:
         for value in wanted:
             share += self._mask(name, (value,))
         return share / max(1, len(wanted))
+
+    def _evidence_rank(self) -> NDArray[np.float64]:
+        """Per case study, where its evidence level stands in this library's range (0-1): the
+        strongest evidence here is 1, the weakest assessed and 'not assessed' are 0."""
+        levels = self._case_array("evidence")
+        assessed = levels[levels > 0]
+        low, high = (float(assessed.min()), float(assessed.max())) if len(assessed) else (0, 0)
+        if high <= low:
+            return np.zeros(len(levels))
+        return np.clip((levels - low) / (high - low), 0.0, 1.0)
 
     def _case_array(self, name: Literal["evidence", "no-effect"]) -> NDArray[np.float64]:
         """Per case study (computed once): its Nesta evidence level ('evidence'), or 1 for a

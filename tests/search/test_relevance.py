@@ -157,6 +157,20 @@ def test_a_question_for_strong_evidence_ranks_by_evidence_level(quiet_searcher):
     assert quiet_searcher.search("independently evaluated programmes", limit=3)
 
 
+def test_evidence_counts_by_its_place_in_the_library(quiet_searcher):
+    """'The strongest evidence' is the strongest this library holds: levels are placed in the
+    library's own range (not out of 5), and 'not assessed' (0) counts as the weakest."""
+    import numpy as np
+
+    n = len(quiet_searcher.cases)
+    levels = np.resize(np.array([0.0, 1.0, 2.0, 3.0]), n)
+    quiet_searcher._arrays["evidence"] = levels
+    expected = np.resize(np.array([0.0, 0.0, 0.5, 1.0]), n)
+    assert np.allclose(quiet_searcher._evidence_rank(), expected)
+    quiet_searcher._arrays["evidence"] = np.full(n, 2.0)  # one level: nothing to rank by
+    assert not quiet_searcher._evidence_rank().any()
+
+
 def test_a_question_about_what_did_not_work_shows_results_that_did_not_change(tmp_path):
     spec = {
         **CASES[0],

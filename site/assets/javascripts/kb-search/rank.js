@@ -259,7 +259,17 @@ export class Ranker {
       for (let i = 0; i < n; i += 1) boost[i] += f.outcome_boost * credit[i];
     }
     if (intent && intent.evidence && f.evidence_boost > 0) {
-      for (let i = 0; i < n; i += 1) boost[i] += (f.evidence_boost * (this.cases[i].evidence || 0)) / 5;
+      // where each level stands in this library's range (kb.search.Searcher._evidence_rank)
+      const levels = this.cases.map((c) => c.evidence || 0);
+      const assessed = levels.filter((v) => v > 0);
+      const low = assessed.length ? Math.min(...assessed) : 0;
+      const high = assessed.length ? Math.max(...assessed) : 0;
+      if (high > low) {
+        for (let i = 0; i < n; i += 1) {
+          const rank = Math.min(Math.max((levels[i] - low) / (high - low), 0), 1);
+          boost[i] += f.evidence_boost * rank;
+        }
+      }
     }
     if (intent && intent.noEffect && f.no_effect_boost > 0) {
       for (let i = 0; i < n; i += 1) {
