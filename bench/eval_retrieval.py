@@ -28,7 +28,7 @@ import kb.passages  # noqa: E402
 from kb.index import update_index  # noqa: E402
 from kb.library import load_library  # noqa: E402
 from kb.passages import PassageScheme  # noqa: E402
-from kb.search import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness, Searcher  # noqa: E402
+from kb.search import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness, Searcher, _top  # noqa: E402
 from tests.eval.retrieval import (  # noqa: E402
     SPLITS,
     evaluate,
@@ -77,8 +77,11 @@ VARIANTS = {
     "default, a=0.4": replace(D, alpha=0.4),
     "default, a=0.6": replace(D, alpha=0.6),
     "default, outcomes 0.3": replace(D, outcome_boost=0.3),
-    "default, floor 0.35 / 0.34": replace(D, floor_dense=0.35, floor_coverage=0.34),
+    "default, floor 0.40 / 0.34, no guard": replace(
+        D, floor_dense=0.40, floor_coverage=0.34, floor_guard=1.01
+    ),
     "default, floor 0.40 / 0.34": replace(D, floor_dense=0.40, floor_coverage=0.34),
+    "default, no floor guard": replace(D, floor_guard=1.01),
 }
 
 PASSAGE_SCHEMES = {
@@ -209,31 +212,38 @@ def compare_passages(entries: list[Any], cache_root: Path | None) -> int:
 
 
 def calibrate_floor(searcher: Searcher, queries: list[Any]) -> None:
-    """How the floor (weak = dense below floor_dense and coverage below floor_coverage) splits
-    the top 10 of each tuning query, for a grid of floors."""
-    rows = []  # (dense, coverage, relevant grade, no-match query)
+    """How the floor splits the top 10 of each tuning query, for a grid of floors: a hit is
+    below the floor when its dense score is below floor_dense and its coverage below
+    floor_coverage; it is weak when below, unless the query's best hit is not and this hit's
+    score reaches floor_guard (1.01: no guard)."""
+    rows = []  # (dense, coverage, score, relevant grade, no-match query, query, first of query)
     for query in queries:
-        _, _, dense, coverage = searcher._score(query.text, None, "hybrid")
-        for hit in searcher.search(query.text, limit=10):
-            position = searcher._position[hit.case_id]
-            grade = query.relevance.get(hit.case_id, 0)
-            rows.append((float(dense[position]), float(coverage[position]), grade,
-                         not query.relevance, query.text))
+        scores, _, dense, coverage = searcher._score(query.text, None, "hybrid")
+        for rank, position in enumerate(_top(scores, 10)):
+            grade = query.relevance.get(searcher.data.case_ids[position], 0)
+            rows.append((float(dense[position]), float(coverage[position]),
+                         float(scores[position]), grade, not query.relevance, query.text,
+                         rank == 0))
     print("\nrelevance floor on the tuning half (top 10 of each query)")
-    print(f"{'floor_dense':>11} {'floor_cov':>9} {'grade2 kept':>11} {'grade1 kept':>11} "
-          f"{'grade0 weak':>11} {'no-match all weak':>17}")
-    nomatch = {r[4] for r in rows if r[3]}
-    for floor_dense in (0.25, 0.30, 0.35, 0.40, 0.45):
-        for floor_cov in (0.34, 0.5, 0.67, 1.01):
-            weak = [r[0] < floor_dense and r[1] < floor_cov for r in rows]
-            kept2 = [not w for w, r in zip(weak, rows, strict=True) if r[2] == 2]
-            kept1 = [not w for w, r in zip(weak, rows, strict=True) if r[2] == 1]
-            weak0 = [w for w, r in zip(weak, rows, strict=True) if r[2] == 0 and not r[3]]
-            empty = sum(
-                all(w for w, r in zip(weak, rows, strict=True) if r[4] == q) for q in nomatch
-            )
-            print(f"{floor_dense:>11.2f} {floor_cov:>9.2f} {_share(kept2):>11} {_share(kept1):>11} "
-                  f"{_share(weak0):>11} {f'{empty}/{len(nomatch)}':>17}")
+    print(f"{'floor_dense':>11} {'floor_cov':>9} {'guard':>5} {'grade2 kept':>11} "
+          f"{'grade1 kept':>11} {'grade0 weak':>11} {'no-match all weak':>17}")
+    nomatch = {r[5] for r in rows if r[4]}
+    for floor_dense in (0.35, 0.40, 0.45, 0.50):
+        for floor_cov in (0.34, 0.5, 0.67):
+            for guard in (0.5, 0.6, 1.01):
+                below = [r[0] < floor_dense and r[1] < floor_cov for r in rows]
+                strong = {r[5] for b, r in zip(below, rows, strict=True) if r[6] and not b}
+                weak = [b and not (r[5] in strong and r[2] >= guard)
+                        for b, r in zip(below, rows, strict=True)]
+                kept2 = [not w for w, r in zip(weak, rows, strict=True) if r[3] == 2]
+                kept1 = [not w for w, r in zip(weak, rows, strict=True) if r[3] == 1]
+                weak0 = [w for w, r in zip(weak, rows, strict=True) if r[3] == 0 and not r[4]]
+                empty = sum(
+                    all(w for w, r in zip(weak, rows, strict=True) if r[5] == q) for q in nomatch
+                )
+                print(f"{floor_dense:>11.2f} {floor_cov:>9.2f} {guard:>5.2f} {_share(kept2):>11} "
+                      f"{_share(kept1):>11} {_share(weak0):>11} "
+                      f"{f'{empty}/{len(nomatch)}':>17}")
 
 
 def _share(flags: list[bool]) -> str:

@@ -205,6 +205,32 @@ def test_snippets_match_python() -> None:
     assert any(c["expected"].endswith(" ...") for c in cases)
 
 
+def test_relevance_floor_matches_python() -> None:
+    """The site calls the same hits weak as kb search (tests/search/floor_cases.py)."""
+    import dataclasses
+
+    from kb.search import DEFAULT_FUSION
+    from tests.search.floor_cases import scenarios
+
+    script = _bare_ranker(
+        "ranker.fusion = input.fusion;"
+        "ranker.queryTokens = () => []; ranker.queryFacets = () => ({});"
+        "ranker.bestPassage = () => ['', '']; ranker.shared = () => ({});"
+        "ranker.results = () => [];"
+        "console.log(JSON.stringify(input.scenarios.map((s) => {"
+        "  ranker.cases = s.score.map((_, i) => ({ id: String(i) }));"
+        "  ranker.score = () => ({ cases: Float64Array.from(s.score),"
+        "    passageScores: new Float32Array(0), dense: Float32Array.from(s.dense),"
+        "    coverage: Float64Array.from(s.coverage) });"
+        "  return ranker.search('anything', {}, null, 3).filter((h) => h.weak)"
+        "    .map((h) => Number(h.id)).sort();"
+        "})));"
+    )
+    cases = scenarios()
+    got = _run_node(script, {"fusion": dataclasses.asdict(DEFAULT_FUSION), "scenarios": cases})
+    assert got == [c["weak"] for c in cases]
+
+
 # ---------------------------------------------------------------------------------------------
 # the site in Chromium
 

@@ -332,3 +332,27 @@ def test_passages_follow_label_edits_but_not_new_aliases() -> None:
     assert labels(flow) == labels(with_alias) == [b"id: alcohol", b"label: Alcohol"]
     assert labels(relabelled) != labels(flow)
     assert labels(block) == [b"id: percent", b'label: "%"']
+
+
+def test_a_good_match_that_shares_few_words_is_not_called_weak(quiet_searcher, monkeypatch):
+    """Below the floor is weak, unless the query's best hit is above it and this hit scores at
+    least the guard (a good match in other words); a query with no good match stays all weak."""
+    import numpy as np
+
+    from tests.search.floor_cases import scenarios
+
+    n = len(quiet_searcher.cases)
+    rows = len(quiet_searcher.data.vectors)
+    for scenario in scenarios():
+        pad = n - len(scenario["score"])
+        arrays = (
+            np.array(scenario["score"] + [-1.0] * pad),  # the rest filtered out
+            np.zeros(rows, dtype=np.float32),
+            np.array(scenario["dense"] + [0.0] * pad, dtype=np.float32),
+            np.array(scenario["coverage"] + [0.0] * pad),
+        )
+        monkeypatch.setattr(quiet_searcher, "_score", lambda *_, a=arrays: a)
+        hits = quiet_searcher.search("anything", limit=3)
+        ids = [c["id"] for c in quiet_searcher.cases[:3]]
+        weak = sorted(ids.index(h.case_id) for h in hits if h.weak)
+        assert weak == scenario["weak"], scenario["name"]

@@ -319,9 +319,13 @@ export class Ranker {
     const order = [];
     cases.forEach((v, i) => { if (v >= 0) order.push(i); });
     order.sort((a, b) => cases[b] - cases[a] || a - b);
-    const hits = order.slice(0, limit).map((position) => {
-      const weak = Boolean(dense && dense[position] < this.fusion.floor_dense
-        && coverage[position] < this.fusion.floor_coverage);
+    const f = this.fusion;
+    const below = (position) => Boolean(dense && dense[position] < f.floor_dense
+      && coverage[position] < f.floor_coverage);
+    const top = order.slice(0, limit);
+    const strong = top.length > 0 && !below(top[0]);
+    const hits = top.map((position) => {
+      const weak = below(position) && !(strong && cases[position] >= f.floor_guard);
       const [section, passage] = this.bestPassage(position, passageScores, tokens);
       const c = this.cases[position];
       return {
