@@ -200,6 +200,10 @@ def test_a_question_about_what_did_not_work_shows_results_that_did_not_change(tm
 def test_question_words_are_not_matched(quiet_searcher):
     assert quiet_searcher._query_tokens("kids going hungry") == ["kid", "hungri"]
     assert quiet_searcher._query_tokens("going") == ["go"]  # nothing else left: keep it
+    # function words say nothing about the topic: 'when' and 'out' are not matched
+    tokens = quiet_searcher._query_tokens("prevention on the agenda when pressures crowd it out")
+    assert tokens == ["prevent", "agenda", "pressur", "crowd"]
+    assert quiet_searcher._query_tokens("how can we") == ["how", "can", "we"]  # all: kept
 
 
 def test_weak_matches_are_shown_apart_and_a_no_match_says_so():
