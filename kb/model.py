@@ -161,7 +161,35 @@ def _finite(value: float | int) -> float | int:
 
 
 Number = Annotated[float | int, BeforeValidator(_number), AfterValidator(_finite)]
-Qualifier = Literal["about", "nearly", "at-least", "more-than", "up-to", "less-than"]
+QUALIFIERS = ("about", "nearly", "at-least", "more-than", "up-to", "less-than")
+# the words a source uses for each qualifier, as a contributor may copy them
+QUALIFIER_WORDS = {
+    "approximately": "about", "approx": "about", "approx.": "about", "around": "about",
+    "roughly": "about", "circa": "about", "c.": "about", "some": "about",
+    "almost": "nearly", "just under": "nearly",
+    "at least": "at-least", "a minimum of": "at-least",
+    "over": "more-than", "more than": "more-than", "above": "more-than",
+    "greater than": "more-than", "in excess of": "more-than", "upwards of": "more-than",
+    "up to": "up-to", "as many as": "up-to", "as much as": "up-to",
+    "less than": "less-than", "fewer than": "less-than", "under": "less-than",
+    "below": "less-than",
+}  # fmt: skip
+
+
+def _qualifier(value: Any) -> Any:
+    """A qualifier's id, or the words a source uses for it ('over' is more-than)."""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.strip().lower().replace("_", "-").split())
+    if text in QUALIFIERS:
+        return text
+    return QUALIFIER_WORDS.get(text, QUALIFIER_WORDS.get(text.replace("-", " "), value))
+
+
+Qualifier = Annotated[
+    Literal["about", "nearly", "at-least", "more-than", "up-to", "less-than"],
+    BeforeValidator(_qualifier),
+]
 
 # units whose figures are rates of a population named in 'denominator'
 RATE_UNITS = frozenset({"rate-per-1000", "rate-per-10000", "rate-per-100000"})
@@ -257,7 +285,10 @@ class Amount(_Strict):
     value: FigureValue = Field(description="A number, or {low: .., high: ..} for a range.")
     unit: VocabId("units") = Field(description="GBP, percent, people, count, days, ...")  # type: ignore[valid-type]
     qualifier: Qualifier | None = Field(
-        None, description="When the source says 'about', 'nearly', 'over', 'up to' and so on."
+        None,
+        description="When the source says 'about', 'nearly', 'over', 'up to' and so on: "
+        "about, nearly, at-least, more-than, up-to or less-than, or the source's word "
+        "('over' is read as more-than).",
     )
 
 
@@ -269,7 +300,10 @@ class Figure(_Strict):
     )
     value: FigureValue = Field(description="A number, or {low: .., high: ..} for a range.")
     qualifier: Qualifier | None = Field(
-        None, description="When the source says 'about', 'nearly', 'over', 'up to' and so on."
+        None,
+        description="When the source says 'about', 'nearly', 'over', 'up to' and so on: "
+        "about, nearly, at-least, more-than, up-to or less-than, or the source's word "
+        "('over' is read as more-than).",
     )
     unit: VocabId("units") = Field(description="GBP, percent, people, count, days, ...")  # type: ignore[valid-type]
     scale: str | None = Field(

@@ -193,6 +193,29 @@ def test_nearly(tmp_path: Path) -> None:
     assert phrase(only_outcome(check(tmp_path, base(outcomes=[figure])))) == "nearly 600 people"
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("over", "more than 600 people"),
+        ("Up to", "up to 600 people"),
+        ("almost", "nearly 600 people"),
+        ("approximately", "about 600 people"),
+        ("at_least", "at least 600 people"),
+    ],
+)
+def test_a_qualifier_in_the_sources_words(tmp_path: Path, words: str, expected: str) -> None:
+    figure = outcome(value=600, unit="people", qualifier=words, measure="level")
+    assert phrase(only_outcome(check(tmp_path, base(outcomes=[figure])))) == expected
+
+
+def test_an_unknown_qualifier_names_the_ids_and_the_words(tmp_path: Path) -> None:
+    figure = outcome(value=600, unit="people", qualifier="loads of", measure="level")
+    report = check(tmp_path, base(outcomes=[figure]))
+    (problem,) = report.errors
+    assert problem.field == "outcomes[0].qualifier" and "more-than" in problem.message
+    assert "'over' is read as more-than" in problem.hint
+
+
 def test_an_undated_source_with_the_day_it_was_read(tmp_path: Path) -> None:
     source = {
         "title": "Our programme",
