@@ -6,7 +6,7 @@ const CJK = [
   [0x4e00, 0x9fff], [0x3400, 0x4dbf], [0x20000, 0x2a6df], [0x2a700, 0x2b73f],
   [0x2b740, 0x2b81f], [0x2b920, 0x2ceaf], [0xf900, 0xfaff], [0x2f800, 0x2fa1f],
 ];
-const CONTROL = /\p{C}/u;
+const CONTROL = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u; // unassigned (Cn) stays, as in `tokenizers`
 const SPACE = /[\t\n\r\p{White_Space}]/u;
 const PUNCT = /[!-/:-@[-`{-~\p{P}]/u;
 const MARK = /\p{Mn}/gu;
