@@ -201,7 +201,12 @@ def export(fmt: str, output: Path | None, force: bool) -> None:
 
 @main.command()
 @click.option("--title", help="Title of the initiative (at most 120 characters).")
-@click.option("--id", "case_id", default="", help="File id (default: made from the title).")
+@click.option(
+    "--id",
+    "case_id",
+    default="",
+    help="File id (default: made from the title, shortened at a word to 80 characters).",
+)
 @click.option("--summary", default="", help="One or two sentences.")
 @click.option(
     "--ics", "ics", multiple=True, help="The ICS, as named when the work ran (repeatable)."
@@ -239,7 +244,7 @@ def new(
     interactive: bool | None,
 ) -> None:
     """Start a new case study with the required fields and sections. Never overwrites a file."""
-    from kb.scaffold import NewCase, write_new_case
+    from kb.scaffold import NewCase, title_id, write_new_case
 
     ask = sys.stdin.isatty() if interactive is None else interactive
     if ask:
@@ -274,6 +279,13 @@ def new(
     )
     path = write_new_case(case, content_dir or _settings().content_dir)
     click.echo(f"Created {path}")
+    made = title_id(title)
+    if not case_id and made.shortened:
+        click.secho(
+            f"Note: {made.note()}.\n  To use another id, delete {path} (it holds only the "
+            f"template) and run kb new again with --id, e.g. --id {made.example}",
+            err=True,
+        )
     click.echo(f"Fill in every TODO, then run: kb validate {path}")
 
 
@@ -292,13 +304,11 @@ _NEW_QUESTIONS = (
 def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
     """Ask `kb new`'s questions one by one; a bad answer is asked again, the others are kept."""
     from kb.errors import ScaffoldError
-    from kb.scaffold import check_answer, slugify
+    from kb.scaffold import check_answer, title_id
 
     answers: dict[str, str] = {}
     for key, prompt, kind in _NEW_QUESTIONS:
         value = given.get(key, "")
-        if key == "id" and not value:
-            value = slugify(answers["title"])
 
         def check(text: str, kind: str | None = kind) -> str:
             if kind is None:
@@ -308,6 +318,18 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
             except ScaffoldError as exc:
                 raise click.BadParameter(str(exc)) from None
 
+        if key == "id" and not value:
+            made = title_id(answers["title"])
+            value = made.id
+            if made.shortened:  # asked, not taken silently: the contributor may want a shorter one
+                click.secho(f"Note: {made.note()}.", err=True)
+                answers[key] = click.prompt(
+                    f"{prompt} (Enter keeps it; e.g. {made.example})",
+                    default=value,
+                    show_default=True,
+                    value_proc=check,
+                )
+                continue
         if key == "region" and answers["ics"] and not value:
             answers[key] = ""  # the ICS's own region
             continue

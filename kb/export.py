@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kb.content import Entry
-from kb.figures import format_amount, format_outcome
+from kb.figures import format_amount, format_outcome, format_source
 from kb.model import Outcome, Range
 from kb.vocab import load_vocabularies
 
@@ -127,9 +127,7 @@ def _case_row(entry: Entry) -> dict[str, Any]:
         "evidence_evaluator": case.evidence.evaluator,
         "outcomes_count": len(case.outcomes),
         "outcomes_note": case.outcomes_note,
-        "sources": _join(
-            [f"{s.title} ({s.publisher}, {s.year or 'undated'})" for s in case.sources]
-        ),
+        "sources": _join([format_source(s.title, s.publisher, s.year) for s in case.sources]),
         "reviewed": case.reviewed.isoformat() if case.reviewed else None,
     }
 

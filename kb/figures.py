@@ -140,9 +140,11 @@ def format_outcome(outcome: Outcome, vocab: Vocabularies, *, status: bool = True
     return text
 
 
-def format_source(title: str, publisher: str, year: int | None) -> str:
-    """'Title (Publisher, 2024)', or 'Title (Publisher, undated)' (plain text)."""
-    return f"{title} ({publisher}, {year if year is not None else 'undated'})"
+def format_source(title: str, publisher: str | None, year: int | None) -> str:
+    """'Title (Publisher, 2024)', 'Title (Publisher, undated)', or 'Title (2024)' when the source
+    names no publisher (plain text)."""
+    when = str(year) if year is not None else "undated"
+    return f"{title} ({publisher}, {when})" if publisher else f"{title} ({when})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -571,16 +571,33 @@ def _http_url(value: str | None) -> str | None:
         raise PydanticCustomError(
             "url",
             "'{value}' is not a web address",
-            {"value": value, "hint": "write a full address starting with https://"},
+            {
+                "value": value,
+                "hint": "write a full address starting with https:// (or http:// for a page "
+                "served only over http)",
+            },
         )
     return value
+
+
+# what a source that names no publisher may say instead of leaving the line out
+_NO_PUBLISHER = re.compile(r"^\s*not\s+stated\.?\s*$", re.IGNORECASE)
+
+
+def _publisher(value: Any) -> Any:
+    """'not stated' (any case) means no publisher is named: the same as leaving the line out."""
+    return None if isinstance(value, str) and _NO_PUBLISHER.match(value) else value
 
 
 class Source(_Strict):
     """A published source of the case study's facts and figures."""
 
     title: Text = Field(description="The title as published.")
-    publisher: Text = Field(description="Who published it.")
+    publisher: Annotated[Text | None, BeforeValidator(_publisher)] = Field(
+        None,
+        description="Who published it, as the source names it; leave out (or write 'not "
+        "stated') when it names none.",
+    )
     year: int | None = Field(
         None,
         ge=1900,
@@ -589,11 +606,15 @@ class Source(_Strict):
         description="Year of publication; leave out when undated.",
     )
     url: Annotated[str | None, AfterValidator(_http_url)] = Field(
-        None, description="A web address starting with https://, if there is one."
+        None,
+        description="The web address, if there is one: https://, or http:// for a page served "
+        "only over http.",
     )
     section: str | None = Field(None, description="Chapter or section the case study draws on.")
     accessed: date | None = Field(
-        None, description="When a web page was read (YYYY-MM-DD); give it for every web page."
+        None,
+        description="The day you read the web page (YYYY-MM-DD); give it for every source with "
+        "a url (the validator warns when it is missing).",
     )
     note: str | None = Field(None, description="Anything a reader should know about the source.")
 
@@ -699,7 +720,11 @@ class CaseStudy(_Strict):
     )
     evidence: Evidence = Field(description="How sure we are: Nesta level and method.")
     sources: list[Source] = Field(min_length=1, description="Where the facts come from.")
-    reviewed: date | None = Field(None, description="When the entry was last checked (YYYY-MM-DD).")
+    reviewed: date | None = Field(
+        None,
+        description="The day the entry was last checked against its sources (YYYY-MM-DD); the "
+        "validator warns when it is missing.",
+    )
     rationale: Rationale | None = Field(
         None, description="One line per tag field saying why those tags were chosen."
     )

@@ -19,10 +19,12 @@ __all__ = [
     "PREFILLED",
     "PLACEHOLDER",
     "NewCase",
+    "TitleId",
     "check_answer",
     "match_regions",
     "render_new_case",
     "slugify",
+    "title_id",
     "write_new_case",
 ]
 
@@ -62,19 +64,71 @@ class NewCase:
     organisations: Sequence[str] = field(default_factory=list)
 
 
+def _kebab(text: str) -> str:
+    """'Norfolk falls prevention!' -> 'norfolk-falls-prevention', however long."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("&", " and ")).strip("-")
+
+
 def slugify(text: str) -> str:
     """'Norfolk falls prevention!' -> 'norfolk-falls-prevention'.
 
     An id longer than ID_MAX characters is cut at the last whole word that fits, never inside a
     word; only a first word longer than the limit is itself cut.
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower().replace("&", " and ")).strip("-")
+    slug = _kebab(text)
     if len(slug) <= ID_MAX:
         return slug
     if slug[ID_MAX] == "-":  # the limit falls between two words
         return slug[:ID_MAX]
     head = slug[:ID_MAX]
     return head.rsplit("-", 1)[0] if "-" in head else head
+
+
+# words left out of the example of a short id: they add length, not meaning
+_FILLER = frozenset(
+    ("a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the")
+    + ("their", "to", "with", "who", "whose", "people")
+)
+_EXAMPLE_MAX = 40  # an example short id stops before this length
+
+
+@dataclass(frozen=True)
+class TitleId:
+    """The id `kb new` makes from a title, and whether the title was too long for it."""
+
+    id: str
+    length: int  # the characters the whole title would make as an id
+    example: str  # a shorter id from the title's main words, when the id was shortened
+
+    @property
+    def shortened(self) -> bool:
+        """Whether the id was cut to ID_MAX characters (at a word when it can be)."""
+        return self.length > len(self.id)
+
+    def note(self) -> str:
+        """What happened to a shortened id, in a sentence ('' when the whole title fits)."""
+        if not self.shortened:
+            return ""
+        return (
+            f"the title makes an id of {self.length} characters and the limit is {ID_MAX}, so "
+            f"the id was shortened to '{self.id}'; a shorter one, such as '{self.example}', "
+            "is easier to read and to link to"
+        )
+
+
+def title_id(title: str) -> TitleId:
+    """The id `kb new` makes from a title: `slugify(title)`, with what a note about it needs."""
+    full = _kebab(title)
+    case_id = slugify(title)
+    if case_id == full:
+        return TitleId(case_id, len(full), "")
+    words = [w for w in full.split("-") if w not in _FILLER] or full.split("-")
+    example = words[0][:_EXAMPLE_MAX]
+    for word in words[1:]:
+        if len(example) + 1 + len(word) > _EXAMPLE_MAX:
+            break
+        example += f"-{word}"
+    return TitleId(case_id, len(full), example)
 
 
 def _resolve(attr: str, value: str, flag: str) -> str:
@@ -206,7 +260,9 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "# 'not stated', and a section 'Not stated in the sources.'). Values of tag fields:",
         "# `kb vocab FIELD`. The <!-- guides --> in the text are never published.",
         f"# A line marked '{DEFAULT_MARK}' holds a pre-filled value: correct it, or delete the",
-        "# comment to confirm it. Give each blank field a value, or delete its line.",
+        "# comment to confirm it. Give each blank field a value, or delete its line. A line",
+        "# '# key: example' shows a field to give where the sources say it: delete its '# '",
+        "# and write your value.",
         f"id: {case_id}  # equals the file name",
         f"title: {_q(new.title)}  # at most 120 characters",
         f"summary: {_q(new.summary or PLACEHOLDER)}  # one to three sentences, <= 600 characters",
@@ -241,15 +297,32 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "#     comparator: the year before          # or 'not stated'",
         "#     source: 1            # which entry of 'sources'",
         "#     page: 12",
+        "context_figures: []  # figures about the setting or scale, not results",
+        "# context_figures:",
+        "#   - metric: households each worker looks after",
+        "#     value: 120",
+        "#     qualifier: about     # about, nearly, at-least, more-than, up-to, less-than",
+        "#     unit: households",
+        "#     timeframe: in 2024   # optional here",
+        "#     source: 1",
+        "#     page: 3",
+        "# funding:                 # only where the sources say how it was paid for",
+        "#   source: the ICB's health inequalities fund",
+        "#   amount_gbp: 250000     # digits only",
+        "#   recurrent: false       # true if the money recurs each year",
+        "#   note: two years of funding",
         "evidence:",
         f"  level: 1  # {DEFAULT_MARK}: Nesta 1 (a reason it should work) to 5 (works at "
         "scale elsewhere), or not-assessed",
         f"  method: not-stated  # {DEFAULT_MARK}: before-and-after, comparison-group, ...",
         "sources:",
         f"  - title: {_q(PLACEHOLDER)}",
-        f"    publisher: {_q(PLACEHOLDER)}",
-        f"    year: 2024  # {DEFAULT_MARK}: leave out for an undated page, and give "
-        "accessed: YYYY-MM-DD",
+        f"    publisher: {_q(PLACEHOLDER)}  # as the source names it; delete if it names none",
+        f"    year: 2024  # {DEFAULT_MARK}: leave out for an undated page",
+        "    # url: https://www.example.nhs.uk/our-work  # http:// if the page has no https",
+        "    # section: \"'Our results'\"  # the chapter, section or pages you drew on",
+        "    # accessed: YYYY-MM-DD  # the day you read the page: give it with every url",
+        "# reviewed: YYYY-MM-DD  # the day you last checked every fact against the sources",
         "rationale:",
         "  tiers:  # one line: why these tiers (tags are editorial judgements)",
         "---",

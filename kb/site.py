@@ -385,7 +385,9 @@ def _sources_section(case: CaseStudy) -> list[str]:
         if source.url:
             title = f'<a href="{attr(source.url)}">{title}</a>'
         year = source.year if source.year is not None else "undated"
-        detail = f"{html.escape(source.publisher)}, {year}"
+        detail = f"{year}".capitalize()  # 'Undated' when the source names no publisher
+        if source.publisher:
+            detail = f"{html.escape(source.publisher)}, {year}"
         if source.section:
             detail += f", {html.escape(source.section)}"
         if source.note:

@@ -504,6 +504,24 @@ def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
                 "warning",
                 code="source-date",
             )
+        elif source.url and source.accessed is None and not _written(located, index):
+            add(
+                ("sources", index, "accessed"),
+                "a web source with no date it was read",
+                "add accessed: YYYY-MM-DD, the day you read the page: pages change or move, and "
+                "the date lets a reader find the version you read (in a web archive, say)",
+                "warning",
+                code="source-accessed",
+            )
+    if case.reviewed is None and "reviewed" not in located.data:  # a blank one is an error
+        add(
+            ("reviewed",),
+            "no 'reviewed' date: readers cannot tell when the facts were last checked",
+            "add reviewed: YYYY-MM-DD (after 'sources'), the day you last checked the entry "
+            "against its sources",
+            "warning",
+            code="reviewed",
+        )
     if case.started and case.started < ICS_START and case.ics and not case.place:
         add(
             ("place",),
@@ -513,6 +531,13 @@ def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
             code="place",
         )
     return problems
+
+
+def _written(located: Located, source: int) -> bool:
+    """Whether source number `source` has an 'accessed' line (a blank one is an error already)."""
+    sources = located.data.get("sources")
+    item = sources[source] if isinstance(sources, list) and source < len(sources) else None
+    return isinstance(item, dict) and "accessed" in item
 
 
 # ---------------------------------------------------------------------------------------------

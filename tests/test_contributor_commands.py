@@ -112,3 +112,97 @@ def test_an_unknown_participant_gets_the_nearest_ics() -> None:
     result = run_cli(["pack", "falls", "--participant", "Norfolk"], expect=None)
     assert result.exit_code != 0
     assert "Norfolk and Waveney" in (result.stderr + result.stdout)
+
+
+LONG_TITLE = (
+    "Sheffield health coaches delivering annual physical health checks for people with severe "
+    "mental illness in primary care"
+)
+CUT_ID = "sheffield-health-coaches-delivering-annual-physical-health-checks-for-people"
+
+
+def test_new_says_when_it_shortens_the_id_made_from_the_title(tmp_path: Path) -> None:
+    where = ["--content-dir", str(tmp_path), "--no-interactive"]
+    result = run_cli(["new", "--title", LONG_TITLE, *where])
+    assert (tmp_path / f"{CUT_ID}.md").exists()
+    note = " ".join(result.stderr.split())
+    assert "Note: the title makes an id of 119 characters and the limit is 80" in note
+    assert f"shortened to '{CUT_ID}'" in note
+    assert "--id sheffield-health-coaches-delivering" in note
+    assert "Note:" not in result.stdout  # stdout keeps only what was created
+    # an id given, or a title that fits, is taken without a note
+    given = run_cli(["new", "--title", LONG_TITLE, "--id", "sheffield-smi-checks", *where])
+    assert "Note:" not in given.stderr and (tmp_path / "sheffield-smi-checks.md").exists()
+    assert "Note:" not in run_cli(["new", "--title", "Short title", *where]).stderr
+
+
+def test_new_asks_for_the_id_when_the_title_is_too_long_for_one(tmp_path: Path) -> None:
+    answers = "\n".join(
+        [LONG_TITLE, "sheffield-smi-health-checks", "S.", "South Yorkshire", "secondary", "X", ""]
+    )
+    result = run_cli(["new", "--content-dir", str(tmp_path), "--interactive"], input=answers)
+    assert "shortened to" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["sheffield-smi-health-checks.md"]
+
+
+def test_the_id_made_from_a_title_is_information_not_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kb.scaffold import ID_MAX, slugify, title_id
+
+    made = title_id(LONG_TITLE)
+    assert (made.id, made.shortened, made.length) == (CUT_ID, True, 119)
+    assert made.id == slugify(LONG_TITLE) and len(made.example) < len(made.id)
+    assert made.example.startswith("sheffield-") and "for" not in made.example.split("-")
+    assert CUT_ID in made.note() and str(ID_MAX) in made.note()
+    short = title_id("Norfolk falls prevention")
+    assert (short.id, short.shortened, short.note()) == ("norfolk-falls-prevention", False, "")
+    assert capsys.readouterr() == ("", "")
+
+
+def _fill(text: str) -> str:
+    """What a contributor does with `kb new`'s file: fill every TODO, confirm or delete each
+    pre-filled and blank line, and take up the commented fields by deleting their '# '."""
+    out = []
+    block = False  # inside a commented example that is taken up (context figures, funding)
+    for line in text.split("\n"):
+        key = line.split("#")[0].strip()
+        if key in ("place:", "started:", "status:", "cohort:", "context_figures: []"):
+            continue  # not in the sources; the commented example replaces the empty list
+        line = line.split("  # kb-new-default")[0]
+        if line.startswith(("# context_figures:", "# funding:")):
+            block = True
+        elif not line.startswith("#   "):
+            block = False
+        if block or line.startswith(("    # ", "# reviewed:")):
+            line = line.replace("# ", "", 1)
+        line = line.replace("YYYY-MM-DD", "2026-11-23")
+        if line.startswith("  tiers:"):
+            line = "  tiers: Health checks find illness early."
+        out.append(line.replace('"TODO"', '"Sheffield ICB"'))
+    return "\n".join(out).replace("\nTODO\n", "\nNot stated in the sources.\n")
+
+
+def test_new_shows_the_fields_case_studies_use_and_they_validate_once_filled(
+    tmp_path: Path,
+) -> None:
+    from kb.validate import validate_paths
+
+    where = ["--content-dir", str(tmp_path), "--no-interactive", "--tier", "secondary"]
+    run_cli(["new", "--title", "Health checks", "--ics", "South Yorkshire", *where])
+    path = tmp_path / "health-checks.md"
+    text = path.read_text()
+    for key in ("# context_figures:", "# funding:", "# reviewed: YYYY-MM-DD"):
+        assert f"\n{key}" in text, key
+    for key in ("url: https://", "section:", "accessed: YYYY-MM-DD"):
+        assert f"\n    # {key}" in text, key  # indented as a key of the source
+    before = {(p.code, p.field) for p in validate_paths([path]).errors}
+    assert not any("url" in f or "accessed" in f or "reviewed" in f for _, f in before)
+    path.write_text(_fill(text))
+    report = validate_paths([path])
+    assert report.errors == [], [f"{p.line} {p.field}: {p.message}" for p in report.errors]
+    assert {p.code for p in report.warnings} <= {"tags", "outcomes"}, report.warnings
+    case = report.entries[0].case
+    assert case.reviewed is not None and case.funding is not None and case.context_figures
+    (source,) = case.sources
+    assert source.url and source.section and source.accessed

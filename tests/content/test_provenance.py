@@ -461,7 +461,7 @@ def seed_entries() -> list[Any]:
     return [
         e
         for e in load_library(CONTENT_DIR)
-        if all(s.publisher.startswith(SEED_PUBLISHER) for s in e.case.sources)
+        if all((s.publisher or "").startswith(SEED_PUBLISHER) for s in e.case.sources)
     ]
 
 

@@ -358,3 +358,20 @@ def test_shipped_parts_of_a_whole_read_with_their_whole() -> None:
     leeds = page("leeds-lung-health-check")
     headline = leeds[leeds.index("## What changed") : leeds.index("## Outcome figures")]
     assert "22,815 of 44,943 people invited responded" in headline and "(50.8%)" in headline
+
+
+def test_a_source_without_a_publisher_reads_well_everywhere(entries: list[Entry]) -> None:
+    from kb.export import export_rows
+    from kb.figures import format_source
+
+    entry = by_id(entries)["alpha-falls-east"]
+    source = entry.case.sources[0].model_copy(update={"publisher": None, "year": None})
+    case = entry.case.model_copy(update={"sources": [source]})
+    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    item = next(line for line in page.splitlines() if line.startswith('<li id="source-1">'))
+    assert "None" not in item and ". Undated" in item, item
+    assert format_source("A page", None, 2016) == "A page (2016)"
+    assert format_source("A page", None, None) == "A page (undated)"
+    assert format_source("A page", "Example ICB", None) == "A page (Example ICB, undated)"
+    (row,) = [r for r in export_rows([replace(entry, case=case)]) if r["record"] == "case-study"]
+    assert row["sources"] == f"{source.title} (undated)"

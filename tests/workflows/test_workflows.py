@@ -81,6 +81,7 @@ def test_pull_request_check_on_a_branch(tmp_path: Path) -> None:
     subprocess.run(["git", "checkout", "-qb", "new-cases"], cwd=repo, check=True, env=env)
     good = (ROOT / "content" / "dorset-blood-pressure.md").read_text()
     good = good.replace("id: dorset-blood-pressure", "id: dorset-blood-pressure-second-wave")
+    good = re.sub(r"(\n    url: [^\n]*)", r"\1\n    accessed: 2026-11-23", good)  # no warning
     (content / "dorset-blood-pressure-second-wave.md").write_text(good)
     bad = (ROOT / "content" / "norfolk-falls-prevention.md").read_text()
     bad = bad.replace("id: norfolk-falls-prevention", "id: norfolk-falls-copy")
