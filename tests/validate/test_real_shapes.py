@@ -7,50 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kb.figures import format_outcome
 from kb.model import Outcome
-from kb.validate import Report, validate_paths
+from kb.validate import Report
 from kb.vocab import load_vocabularies
-
-BODY = "\n".join(
-    f"## {heading}\n\nNot stated in the sources.\n"
-    for heading in (
-        "Context",
-        "What they did",
-        "Outcomes",
-        "What made it work",
-        "Challenges",
-        "Lessons for peers",
-    )
-)
-
-
-def base(**changes: Any) -> dict[str, Any]:
-    case: dict[str, Any] = {
-        "id": "example-case",
-        "title": "Example: a real initiative",
-        "summary": "A short summary.",
-        "organisations": ["Example Council"],
-        "ics": ["greater-manchester"],
-        "region": ["north-west"],
-        "place": "Wigan",
-        "tiers": ["primary"],
-        "meps": ["social"],
-        "three_cs": ["capacity"],
-        "evidence": {"level": 2, "method": "before-and-after"},
-        "sources": [{"title": "A report", "publisher": "Example Council", "year": 2024}],
-    }
-    case.update(changes)
-    return case
-
-
-def check(tmp_path: Path, case: dict[str, Any]) -> Report:
-    path = tmp_path / f"{case['id']}.md"
-    front = yaml.safe_dump(case, sort_keys=False, allow_unicode=True)
-    path.write_text(f"---\n{front}---\n\n{BODY}", encoding="utf-8")
-    return validate_paths([path])
+from tests.validate.cases import base, check
 
 
 def outcome(**fields: Any) -> dict[str, Any]:

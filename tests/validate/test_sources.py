@@ -15,18 +15,8 @@ from kb.model import Source
 from kb.schema import case_study_schema
 from kb.validate import Problem, Report, validate_paths
 from tests.conftest import run_cli
+from tests.validate.cases import BODY, base, check
 
-BODY = "\n".join(
-    f"## {heading}\n\nNot stated in the sources.\n"
-    for heading in (
-        "Context",
-        "What they did",
-        "Outcomes",
-        "What made it work",
-        "Challenges",
-        "Lessons for peers",
-    )
-)
 WEB_PAGE = {
     "title": "Our programme",
     "publisher": "Example ICB",
@@ -38,31 +28,13 @@ WEB_PAGE = {
 
 
 def case(*sources: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": "example-case",
-        "title": "Example: a real initiative",
-        "summary": "A short summary.",
-        "organisations": ["Example Council"],
-        "ics": ["greater-manchester"],
-        "region": ["north-west"],
-        "place": "Wigan",
-        "tiers": ["primary"],
-        "meps": ["social"],
-        "three_cs": ["capacity"],
-        "outcomes_note": "The sources report activity only.",
-        "evidence": {"level": 2, "method": "before-and-after"},
-        "sources": list(sources) or [dict(WEB_PAGE)],
-        "reviewed": "2026-11-23",
-    }
+    data = base(
+        outcomes_note="The sources report activity only.",
+        sources=list(sources) or [dict(WEB_PAGE)],
+        reviewed="2026-11-23",
+    )
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
-
-
-def check(tmp_path: Path, data: dict[str, Any]) -> Report:
-    path = tmp_path / f"{data['id']}.md"
-    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    path.write_text(f"---\n{front}---\n\n{BODY}", encoding="utf-8")
-    return validate_paths([path])
 
 
 def found(report: Report, code: str) -> list[Problem]:
