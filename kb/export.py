@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kb.content import Entry
-from kb.figures import format_amount, format_outcome, format_source
+from kb.figures import format_also, format_outcome, format_source
 from kb.model import Outcome, Range
 from kb.vocab import load_vocabularies
 
@@ -152,9 +152,7 @@ def _outcome_row(entry: Entry, number: int, outcome: Outcome) -> dict[str, Any]:
         "measure": outcome.measure,
         "direction": outcome.direction,
         "baseline": outcome.baseline,
-        "also": _join(
-            [format_amount(a.value, a.unit, vocab, qualifier=a.qualifier) for a in outcome.also]
-        ),
+        "also": _join([format_also(a, vocab) for a in outcome.also]),
         "outcome_status": outcome.status,
         "kind": outcome.kind,
         "timeframe": outcome.timeframe,

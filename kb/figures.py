@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from kb.model import COUNT_UNITS, RATE_UNITS, Outcome
+from kb.model import COUNT_UNITS, DENOMINATOR_UNITS, ONE_IN, RATE_UNITS, Outcome
 
 if TYPE_CHECKING:
     from kb.model import Amount, Figure, Range
@@ -77,6 +77,8 @@ def format_amount(
         parts = amounts
     elif unit == "ratio":
         parts = [f"a ratio of {a}" for a in amounts]
+    elif unit == ONE_IN:
+        parts = [f"1 in {a}" for a in amounts]
     elif unit == "score":
         parts = [f"a score of {a}" for a in amounts]
     elif unit == "scale-points" and scale:
@@ -85,15 +87,18 @@ def format_amount(
         label = vocab.units.label(unit)
         parts = [f"{a} {label}" for a in amounts]
     text = " to ".join(parts)
-    if unit in RATE_UNITS:
+    if unit in DENOMINATOR_UNITS:
         text += f" {denominator or 'people'}"
     if scale and unit in ("score", "scale-points"):
         text += f" on {scale}"
     return _QUALIFIERS.get(qualifier or "", "") + text
 
 
-def _amount(amount: Amount, vocab: Vocabularies) -> str:
-    return format_amount(amount.value, amount.unit, vocab, qualifier=amount.qualifier)
+def format_also(amount: Amount, vocab: Vocabularies) -> str:
+    """The same figure in another unit ('also'), in words: '25%', '1 in 240 people tested'."""
+    return format_amount(
+        amount.value, amount.unit, vocab, qualifier=amount.qualifier, denominator=amount.denominator
+    )
 
 
 def format_figure(figure: Figure, vocab: Vocabularies) -> str:
@@ -114,7 +119,7 @@ def format_figure(figure: Figure, vocab: Vocabularies) -> str:
     )
     also = getattr(figure, "also", [])
     if also:
-        text += " (" + "; ".join(_amount(a, vocab) for a in also) + ")"
+        text += " (" + "; ".join(format_also(a, vocab) for a in also) + ")"
     return text
 
 
@@ -158,7 +163,7 @@ def _set(words: str) -> frozenset[str]:
 # units whose figures count the things the metric names ('70 people who ...', '29 projects')
 _COUNTED = COUNT_UNITS
 # units whose figures need their unit words even where the metric names the unit ('a score of')
-_NOT_NAMED = frozenset({"score", "scale-points", "ratio", "rank", "percentage-points"})
+_NOT_NAMED = frozenset({"score", "scale-points", "ratio", "rank", "percentage-points", ONE_IN})
 # how an estimate or a target is marked at the end of a sentence
 _STATUS_MARKS = {"estimated": "estimate", "target": "target"}
 # where a metric's leading noun phrase ends
@@ -344,7 +349,7 @@ def _also(figure: Figure, vocab: Vocabularies) -> str:
     also = getattr(figure, "also", [])
     if not also:
         return ""
-    return " (" + "; ".join(_amount(a, vocab) for a in also) + ")"
+    return " (" + "; ".join(format_also(a, vocab) for a in also) + ")"
 
 
 def _capital(text: str) -> str:

@@ -193,6 +193,9 @@ Qualifier = Annotated[
 
 # units whose figures are rates of a population named in 'denominator'
 RATE_UNITS = frozenset({"rate-per-1000", "rate-per-10000", "rate-per-100000"})
+# '1 in 240': a level whose value is the N; like a rate, it names whom it counts in 'denominator'
+ONE_IN = "one-in"
+DENOMINATOR_UNITS = RATE_UNITS | {ONE_IN}
 # units whose figures are on a named scale given in 'scale'
 SCALE_UNITS = frozenset({"score", "scale-points"})
 # units that count whole things, so a figure in one may be part of a whole given in 'out_of'
@@ -241,8 +244,11 @@ def _out_of_unit_hint(unit: str, *, has_also: bool) -> str:
         )
     if unit == "percentage-points":
         return "percentage points measure a change in a share: remove 'out_of'"
-    if unit in RATE_UNITS:
-        return "a rate has its whole already: name whom it counts in 'denominator', not 'out_of'"
+    if unit in DENOMINATOR_UNITS:
+        return (
+            "a rate or a '1 in N' has its whole already: name whom it counts in 'denominator', "
+            "not 'out_of'"
+        )
     if unit in SCALE_UNITS:
         return "for a score 'out of 5', name the scale in 'scale' (scale: 'feedback, out of 5')"
     units = ", ".join(sorted(COUNT_UNITS))
@@ -290,6 +296,42 @@ class Amount(_Strict):
         "about, nearly, at-least, more-than, up-to or less-than, or the source's word "
         "('over' is read as more-than).",
     )
+    denominator: str | None = Field(
+        None, description="Whom a rate or a '1 in N' counts, e.g. 'people tested'."
+    )
+
+    @model_validator(mode="after")
+    def _unit_details(self) -> Amount:
+        _check_denominator(self.unit, self.denominator, self.value)
+        return self
+
+
+def _check_denominator(unit: str | None, denominator: str | None, value: Any) -> None:
+    """'denominator' goes with a rate or a '1 in N'; the N of a '1 in N' is 1 or more."""
+    if denominator is not None and unit not in DENOMINATOR_UNITS:
+        raise PydanticCustomError(
+            "denominator",
+            "'denominator' goes with a rate or a '1 in N', not '{unit}'",
+            {
+                "unit": unit,
+                "field": "denominator",
+                "hint": "use unit: rate-per-100000 (or rate-per-1000, or one-in for '1 in 240'), "
+                "or remove 'denominator'",
+            },
+        )
+    if unit == ONE_IN and value is not None:
+        low = value.low if isinstance(value, Range) else value
+        if low < 1:
+            raise PydanticCustomError(
+                "one_in",
+                "a '1 in N' figure needs N of 1 or more, not {value}",
+                {
+                    "value": low,
+                    "field": "value",
+                    "hint": "for '1 in 240' write value: 240, unit: one-in; a share below one in "
+                    "one is a percentage (unit: percent)",
+                },
+            )
 
 
 class Figure(_Strict):
@@ -310,7 +352,9 @@ class Figure(_Strict):
         None, description="The named scale of a 'score' or 'scale-points' figure, e.g. WEMWBS."
     )
     denominator: str | None = Field(
-        None, description="Whom a rate counts, e.g. 'smokers' for 'per 100,000 smokers'."
+        None,
+        description="Whom a rate or a '1 in N' counts, e.g. 'smokers' for 'per 100,000 "
+        "smokers', 'people tested' for '1 in 240 people tested'.",
     )
     out_of: Whole | None = Field(
         None,
@@ -332,16 +376,7 @@ class Figure(_Strict):
 
     @model_validator(mode="after")
     def _unit_details(self) -> Figure:
-        if self.denominator is not None and self.unit not in RATE_UNITS:
-            raise PydanticCustomError(
-                "denominator",
-                "'denominator' goes with a rate unit, not '{unit}'",
-                {
-                    "unit": self.unit,
-                    "field": "denominator",
-                    "hint": "use unit: rate-per-100000 (or rate-per-1000), or remove 'denominator'",
-                },
-            )
+        _check_denominator(self.unit, self.denominator, self.value)
         return self
 
     @model_validator(mode="after")
@@ -512,6 +547,15 @@ class Outcome(Figure):
                 "'out_of' is the whole of the value alone, and the earlier level may be part of "
                 "another whole: give it in 'comparator' (e.g. '232 of 423 in 2015/16'), or give "
                 "both levels in percent with 'baseline' and no 'out_of'",
+            )
+        if self.unit == ONE_IN and (self.measure == "change" or self.baseline is not None):
+            raise fail(
+                "one_in",
+                "a '1 in N' figure is a level: it goes with measure: level and no 'baseline'",
+                "measure",
+                "write measure: level for '1 in 240 people tested'; for how it changed, give the "
+                "earlier figure in 'comparator' (e.g. '1 in 300 in 2022'), or use a rate with "
+                "'baseline'",
             )
         if self.measure == "change" and self.direction is None:
             raise fail(

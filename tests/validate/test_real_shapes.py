@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kb.figures import format_outcome
+from kb.figures import figure_sentence, format_outcome
 from kb.model import Outcome
 from kb.validate import Report
 from kb.vocab import load_vocabularies
@@ -346,3 +346,44 @@ def test_the_problem_points_at_the_out_of_line(tmp_path: Path) -> None:
     (problem,) = report.errors
     lines = Path(problem.path).read_text(encoding="utf-8").splitlines()
     assert lines[problem.line - 1].strip() == "out_of: 100"
+
+
+def test_one_in_n_with_whom_it_counts(tmp_path: Path) -> None:
+    """'1 in 240 people tested': a level whose value is the N, alone or beside a count."""
+    alone = outcome(metric="new HIV diagnoses", value=1916, unit="one-in", measure="level",
+                    denominator="people tested", kind="health")
+    read = only_outcome(check(tmp_path, base(outcomes=[alone])))
+    assert phrase(read) == "1 in 1,916 people tested"
+    assert figure_sentence(read, load_vocabularies(), timeframe=False) == (
+        "New HIV diagnoses: 1 in 1,916 people tested"
+    )
+    beside = outcome(metric="new hepatitis B diagnoses", value=3667, unit="people",
+                     measure="level", kind="health",
+                     also=[{"value": 240, "unit": "1 in", "denominator": "people tested"}])
+    read = only_outcome(check(tmp_path, base(outcomes=[beside])))
+    assert figure_sentence(read, load_vocabularies(), timeframe=False) == (
+        "3,667 new hepatitis B diagnoses (1 in 240 people tested)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"value": 0.5, "measure": "level"}, "value", "1 or more"),
+        ({"value": 240, "measure": "change", "direction": "decrease"}, "measure", "is a level"),
+        ({"value": 240, "measure": "level", "baseline": 300}, "measure", "is a level"),
+    ],
+)
+def test_one_in_n_mistakes_say_what_to_write(
+    tmp_path: Path, fields: dict[str, Any], field: str, words: str
+) -> None:
+    figure = outcome(unit="one-in", kind="health", **fields)
+    (problem,) = check(tmp_path, base(outcomes=[figure])).errors
+    assert problem.field == f"outcomes[0].{field}" and words in problem.message
+    assert "one-in" in problem.hint or "measure: level" in problem.hint
+
+
+def test_a_denominator_goes_with_a_rate_or_one_in(tmp_path: Path) -> None:
+    figure = outcome(value=12, unit="people", measure="level", denominator="people tested")
+    (problem,) = check(tmp_path, base(outcomes=[figure])).errors
+    assert problem.field == "outcomes[0].denominator" and "one-in" in problem.hint
