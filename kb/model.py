@@ -176,19 +176,52 @@ QUALIFIER_WORDS = {
 }  # fmt: skip
 
 
-def _qualifier(value: Any) -> Any:
-    """A qualifier's id, or the words a source uses for it ('over' is more-than)."""
-    if not isinstance(value, str):
-        return value
-    text = " ".join(value.strip().lower().replace("_", "-").split())
-    if text in QUALIFIERS:
-        return text
-    return QUALIFIER_WORDS.get(text, QUALIFIER_WORDS.get(text.replace("-", " "), value))
+def _word_for(words: dict[str, str], ids: tuple[str, ...]) -> Any:
+    """A before-validator: an id in any case, or one of `words` for it; else the value as given
+    (the field's own check then lists the ids)."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = " ".join(value.strip().lower().replace("_", "-").split())
+        if text in ids:
+            return text
+        return words.get(text, words.get(text.replace("-", " "), value))
+
+    return BeforeValidator(read)
 
 
 Qualifier = Annotated[
     Literal["about", "nearly", "at-least", "more-than", "up-to", "less-than"],
-    BeforeValidator(_qualifier),
+    _word_for(QUALIFIER_WORDS, QUALIFIERS),
+]
+
+# the words a contributor may write for an outcome's direction and status ('fell' is decrease)
+DIRECTION_WORDS = {
+    "up": "increase", "rise": "increase", "rose": "increase", "increased": "increase",
+    "higher": "increase", "more": "increase",
+    "down": "decrease", "fall": "decrease", "fell": "decrease", "decreased": "decrease",
+    "lower": "decrease", "fewer": "decrease", "less": "decrease", "reduced": "decrease",
+    "reduction": "decrease",
+    "no change": "no-change", "unchanged": "no-change",
+    "same": "no-change", "no difference": "no-change", "stable": "no-change",
+}  # fmt: skip
+STATUS_WORDS = {
+    "measured": "achieved", "actual": "achieved", "observed": "achieved",
+    "estimate": "estimated", "modelled": "estimated", "modeled": "estimated",
+    "projected": "estimated", "projection": "estimated", "forecast": "estimated",
+    "predicted": "estimated",
+    "aim": "target", "goal": "target", "ambition": "target", "planned": "target",
+    "targeted": "target",
+}  # fmt: skip
+
+Direction = Annotated[
+    Literal["increase", "decrease", "no-change"],
+    _word_for(DIRECTION_WORDS, ("increase", "decrease", "no-change")),
+]
+Status = Annotated[
+    Literal["achieved", "estimated", "target"],
+    _word_for(STATUS_WORDS, ("achieved", "estimated", "target")),
 ]
 
 # units whose figures are rates of a population named in 'denominator'
@@ -459,7 +492,7 @@ class Outcome(Figure):
         "level: a level observed or reached ('76% had', 'a quit rate of 8.8%'); "
         "write it always (a change if left out)."
     )
-    direction: Literal["increase", "decrease", "no-change"] | None = Field(
+    direction: Direction | None = Field(
         None,
         description="Which way it went (or is to go); required for a change, optional for a "
         "level.",
@@ -471,7 +504,7 @@ class Outcome(Figure):
         default_factory=list,
         description="The same result in other units, e.g. a percentage beside a count.",
     )
-    status: Literal["achieved", "estimated", "target"] = Field(
+    status: Status = Field(
         description="achieved: measured; estimated: modelled or projected; target: an aim."
     )
     kind: VocabId("outcome_kinds") = Field(  # type: ignore[valid-type]

@@ -387,3 +387,23 @@ def test_a_denominator_goes_with_a_rate_or_one_in(tmp_path: Path) -> None:
     figure = outcome(value=12, unit="people", measure="level", denominator="people tested")
     (problem,) = check(tmp_path, base(outcomes=[figure])).errors
     assert problem.field == "outcomes[0].denominator" and "one-in" in problem.hint
+
+
+@pytest.mark.parametrize(
+    ("words", "direction", "status"),
+    [("fell", "decrease", "estimated"), ("Up", "increase", "estimated"),
+     ("unchanged", "no-change", "estimated")],
+)
+def test_direction_and_status_in_a_contributors_words(
+    tmp_path: Path, words: str, direction: str, status: str
+) -> None:
+    figure = outcome(value=12, unit="admissions", measure="change", direction=words,
+                     status="projected")
+    read = only_outcome(check(tmp_path, base(outcomes=[figure])))
+    assert (read.direction, read.status) == (direction, status)
+
+
+def test_an_unknown_direction_still_lists_the_ids(tmp_path: Path) -> None:
+    figure = outcome(value=12, unit="admissions", measure="change", direction="sideways")
+    (problem,) = check(tmp_path, base(outcomes=[figure])).errors
+    assert problem.field == "outcomes[0].direction" and "'decrease'" in problem.message
