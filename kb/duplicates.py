@@ -19,6 +19,7 @@ import numpy as np
 from kb.content import Entry
 from kb.embed import Embedder
 from kb.errors import ContentError
+from kb.figures import counted
 from kb.validate import Problem, Report, reading_problems, validate_file, validate_paths
 
 __all__ = [
@@ -143,10 +144,6 @@ def check_entries(
     return report, found_all
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
 @dataclass
 class DuplicateCheck:
     """What `kb duplicates` did: the case studies compared, with what, and what looked alike.
@@ -167,7 +164,7 @@ class DuplicateCheck:
 
     def summary(self) -> str:
         """A plain sentence or two: what was compared with how many, and what looked alike."""
-        others = _plural(self.compared_with, "other case study", "other case studies")
+        others = counted(self.compared_with, "other case study", "other case studies")
         checked = len(self.compared)
         if not checked:
             text = "No case study was compared."
@@ -196,12 +193,12 @@ class DuplicateCheck:
             )
         if self.not_compared:
             text += (
-                f" {_plural(len(self.not_compared), 'given file was', 'given files were')} not "
+                f" {counted(len(self.not_compared), 'given file was', 'given files were')} not "
                 "compared: see the errors above."
             )
         if self.left_out:
             text += (
-                f" {_plural(len(self.left_out), 'other file was', 'other files were')} left out "
+                f" {counted(len(self.left_out), 'other file was', 'other files were')} left out "
                 "because invalid: run `kb validate` to see why."
             )
         return text
@@ -230,7 +227,7 @@ class DuplicateCheck:
 def _invalid(path: str, errors: Sequence[Problem], message: str, hint: str, **kw: Any) -> Problem:
     """One problem standing for a file's errors, at the first of them."""
     first = errors[0]
-    count = _plural(len(errors), "error", "errors")
+    count = counted(len(errors), "error", "errors")
     return Problem(
         path,
         first.line,

@@ -94,6 +94,11 @@ def format_amount(
     return _QUALIFIERS.get(qualifier or "", "") + text
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """'1 case study', '3 case studies'."""
+    return f"{count} {one if count == 1 else many}"
+
+
 def format_also(amount: Amount, vocab: Vocabularies) -> str:
     """The same figure in another unit ('also'), in words: '25%', '1 in 240 people tested'."""
     return format_amount(

@@ -26,10 +26,10 @@ import yaml
 
 from kb.content import Entry
 from kb.errors import SearchError
-from kb.figures import format_outcome, format_source
+from kb.figures import counted, format_outcome, format_source
 from kb.passages import is_placeholder, without_placeholders
 from kb.search import Filters, Searcher, SearchHit
-from kb.vocab import load_vocabularies, normalise
+from kb.vocab import in_sentence, load_vocabularies, normalise
 
 __all__ = [
     "AgendaItem",
@@ -204,7 +204,7 @@ def relevance(entry: Entry, theme: str) -> tuple[bool, list[str]]:
     vocab = load_vocabularies()
     if topics:
         shared = [t for t in topics if t in entry.case.topics]
-        reasons = [f"tagged {vocab.topics.label(t).lower()}" for t in shared]
+        reasons = [f"tagged {in_sentence(vocab.topics.label(t))}" for t in shared]
         return bool(shared), reasons
     wanted = _theme_words(theme)
     shared_words = sorted(wanted & case_words(entry))
@@ -311,20 +311,20 @@ def _prompt_list(cases: Sequence[PackCase]) -> list[Prompt]:
     three_cs = Counter(v for c in cases for v in c.entry.case.three_cs)
     for value, _ in three_cs.most_common():
         if value in prompts["three_cs"]:
-            basis = f"3Cs: {vocab.three_cs.label(value).lower()}"
+            basis = f"3Cs: {in_sentence(vocab.three_cs.label(value))}"
             out.append(
                 Prompt(_one_line(prompts["three_cs"][value]), titles("three_cs", value), basis)
             )
     challenges = Counter(v for c in cases for v in c.entry.case.challenges)
     for value, _ in challenges.most_common(3):
         if value in prompts["challenges"]:
-            basis = f"challenge: {vocab.challenges.label(value).lower()}"
+            basis = f"challenge: {in_sentence(vocab.challenges.label(value))}"
             text = _one_line(prompts["challenges"][value])
             out.append(Prompt(text, titles("challenges", value), basis))
     tiers = Counter(v for c in cases for v in c.entry.case.tiers)
     for value, _ in tiers.most_common(2):
         if value in prompts.get("tiers", {}):
-            basis = f"tier: {vocab.tiers.label(value).lower()}"
+            basis = f"tier: {in_sentence(vocab.tiers.label(value))}"
             out.append(Prompt(_one_line(prompts["tiers"][value]), titles("tiers", value), basis))
     estimated = tuple(
         c.entry.case.title
@@ -396,7 +396,7 @@ def _selection_text(request: PackRequest, cases: Sequence[PackCase], available: 
     vocab = load_vocabularies()
     topics = theme_topics(request.theme)
     if topics:
-        rule = "tagged with " + " or ".join(vocab.topics.label(t).lower() for t in topics)
+        rule = "tagged with " + " or ".join(in_sentence(vocab.topics.label(t)) for t in topics)
     else:
         rule = "whose own text (not 'not stated' lines) uses the theme's words"
     lines = [
@@ -406,12 +406,14 @@ def _selection_text(request: PackRequest, cases: Sequence[PackCase], available: 
     regions = {r for c in cases for r in c.entry.case.region} or {"national"}
     lines.append(
         f"Among them, the closest to the theme were taken, preferring a mix of regions, systems "
-        f"and tiers: {len(cases)} case studies from {len(regions)} region(s)."
+        f"and tiers: {counted(len(cases), 'case study', 'case studies')} from "
+        f"{counted(len(regions), 'region', 'regions')}."
     )
     if available < request.limit:
         lines.append(
-            f"You asked for {request.limit}; the library holds only {available} relevant case "
-            "studies from elsewhere, so the pack has fewer."
+            f"You asked for {request.limit}; the library holds only "
+            f"{counted(available, 'relevant case study', 'relevant case studies')} from "
+            "elsewhere, so the pack has fewer."
         )
     if request.participants:
         lines.append("The participating systems' own case studies are left out of the comparables.")

@@ -268,6 +268,14 @@ def _load_file(stem: str) -> Vocabulary:
     return Vocabulary(name=str(raw["name"]), terms=tuple(_term(t) for t in raw["terms"]))
 
 
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: lower case, but an acronym stays as it is ('HIV
+    and viral hepatitis', 'voluntary and community sector')."""
+    return " ".join(
+        word if sum(c.isupper() for c in word) > 1 else word.lower() for word in label.split(" ")
+    )
+
+
 @cache
 def load_vocabularies() -> Vocabularies:
     """Load every vocabulary once per process."""

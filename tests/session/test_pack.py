@@ -186,3 +186,26 @@ def test_outcome_tables_give_a_part_with_its_whole(library) -> None:
         "| people invited who responded and had a telephone risk assessment "
         "| 22,815 of 44,943 people (50.8%) | Achieved |"
     ) in text
+
+
+def test_one_case_and_an_acronym_read_right(library) -> None:
+    """'1 relevant case study', not '1 ... case studies'; a topic's acronym keeps its capitals."""
+    searcher, entries = library
+    request = PackRequest("HIV testing", ("birmingham-and-solihull",), limit=3,
+                          today=date(2026, 11, 23))
+    pack = build_pack(searcher, entries, request)
+    assert [c.entry.id for c in pack.cases] == [
+        "england-emergency-department-opt-out-bloodborne-virus-testing"
+    ]
+    text = " ".join(pack.selection)
+    assert "tagged with HIV and viral hepatitis" in text
+    assert "1 case study from" in text and "only 1 relevant case study from" in text
+    assert "case studies from 1 region" not in text
+
+
+def test_labels_in_a_sentence() -> None:
+    from kb.vocab import in_sentence
+
+    assert in_sentence("HIV and viral hepatitis") == "HIV and viral hepatitis"
+    assert in_sentence("Voluntary and community sector") == "voluntary and community sector"
+    assert in_sentence("GP practices") == "GP practices"
