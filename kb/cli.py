@@ -283,7 +283,8 @@ def new(
     if not case_id and made.shortened:
         click.secho(
             f"Note: {made.note()}.\n  To use another id, delete {path} (it holds only the "
-            f"template) and run kb new again with --id, e.g. --id {made.example}",
+            "template) and run kb new again with --id: the place, then the topic, e.g. "
+            "--id leeds-warm-homes",
             err=True,
         )
     click.echo(f"Fill in every TODO, then run: kb validate {path}")
@@ -321,10 +322,10 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
         if key == "id" and not value:
             made = title_id(answers["title"])
             value = made.id
-            if made.shortened:  # asked, not taken silently: the contributor may want a shorter one
+            if made.shortened:  # asked, not taken silently: the contributor may want another
                 click.secho(f"Note: {made.note()}.", err=True)
                 answers[key] = click.prompt(
-                    f"{prompt} (Enter keeps it; e.g. {made.example})",
+                    f"{prompt} (Enter keeps it)",
                     default=value,
                     show_default=True,
                     value_proc=check,

@@ -707,6 +707,13 @@ class Funding(_Strict):
     note: str | None = Field(None, description="Anything else about the money.")
 
 
+# the tag fields every case study gives a reason for in 'rationale' (why these tags, or why none)
+REASONED_FIELDS = (
+    "tiers", "kaiser_level", "meps", "three_cs", "enablers", "challenges", "drivers", "topics",
+    "evidence",
+)  # fmt: skip
+
+
 class Rationale(_Strict):
     """One line per tag field saying why the tags were chosen (they are editorial judgements)."""
 

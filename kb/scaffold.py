@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kb.content import PLACEHOLDER, REQUIRED_SECTIONS
 from kb.errors import ScaffoldError
+from kb.model import REASONED_FIELDS
 from kb.vocab import load_vocabularies
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "check_answer",
     "match_regions",
     "render_new_case",
-    "slugify",
     "title_id",
     "write_new_case",
 ]
@@ -69,27 +69,12 @@ def _kebab(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("&", " and ")).strip("-")
 
 
-def slugify(text: str) -> str:
-    """'Norfolk falls prevention!' -> 'norfolk-falls-prevention'.
-
-    An id longer than ID_MAX characters is cut at the last whole word that fits, never inside a
-    word; only a first word longer than the limit is itself cut.
-    """
-    slug = _kebab(text)
-    if len(slug) <= ID_MAX:
-        return slug
-    if slug[ID_MAX] == "-":  # the limit falls between two words
-        return slug[:ID_MAX]
-    head = slug[:ID_MAX]
-    return head.rsplit("-", 1)[0] if "-" in head else head
-
-
-# words left out of the example of a short id: they add length, not meaning
+# words left out of an id made from a long title's main words: they add length, not meaning
 _FILLER = frozenset(
     ("a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the")
     + ("their", "to", "with", "who", "whose", "people")
 )
-_EXAMPLE_MAX = 40  # an example short id stops before this length
+_EXAMPLE_MAX = 40  # an id made from a long title's main words stops before this length
 
 
 @dataclass(frozen=True)
@@ -98,12 +83,11 @@ class TitleId:
 
     id: str
     length: int  # the characters the whole title would make as an id
-    example: str  # a shorter id from the title's main words, when the id was shortened
 
     @property
     def shortened(self) -> bool:
-        """Whether the id was cut to ID_MAX characters (at a word when it can be)."""
-        return self.length > len(self.id)
+        """Whether the title was too long for an id, so the id is made from its main words."""
+        return self.length > ID_MAX
 
     def note(self) -> str:
         """What happened to a shortened id, in a sentence ('' when the whole title fits)."""
@@ -111,24 +95,24 @@ class TitleId:
             return ""
         return (
             f"the title makes an id of {self.length} characters and the limit is {ID_MAX}, so "
-            f"the id was shortened to '{self.id}'; a shorter one, such as '{self.example}', "
-            "is easier to read and to link to"
+            f"the id is made from its main words: '{self.id}' (ids are read and linked to, so "
+            "short is better)"
         )
 
 
 def title_id(title: str) -> TitleId:
-    """The id `kb new` makes from a title: `slugify(title)`, with what a note about it needs."""
+    """The id `kb new` makes from a title: the whole title as an id when it fits in ID_MAX
+    characters; otherwise its first main words, at most _EXAMPLE_MAX characters."""
     full = _kebab(title)
-    case_id = slugify(title)
-    if case_id == full:
-        return TitleId(case_id, len(full), "")
+    if len(full) <= ID_MAX:
+        return TitleId(full, len(full))
     words = [w for w in full.split("-") if w not in _FILLER] or full.split("-")
-    example = words[0][:_EXAMPLE_MAX]
+    short = words[0][:_EXAMPLE_MAX]
     for word in words[1:]:
-        if len(example) + 1 + len(word) > _EXAMPLE_MAX:
+        if len(short) + 1 + len(word) > _EXAMPLE_MAX:
             break
-        example += f"-{word}"
-    return TitleId(case_id, len(full), example)
+        short += f"-{word}"
+    return TitleId(short, len(full))
 
 
 def _resolve(attr: str, value: str, flag: str) -> str:
@@ -231,7 +215,7 @@ def _yaml_values(values: Sequence[str], empty: str) -> str:
 def render_new_case(new: NewCase) -> tuple[str, str]:
     """The file name and text of a new case study; raise ScaffoldError on unknown values."""
     vocab = load_vocabularies()
-    case_id = new.id or slugify(new.title)
+    case_id = new.id or title_id(new.title).id
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", case_id):
         raise ScaffoldError(
             f"--id: '{case_id}' is not kebab-case; use lowercase words joined by hyphens"
@@ -323,8 +307,8 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "    # section: \"'Our results'\"  # the chapter, section or pages you drew on",
         "    # accessed: YYYY-MM-DD  # the day you read the page: give it with every url",
         "# reviewed: YYYY-MM-DD  # the day you last checked every fact against the sources",
-        "rationale:",
-        "  tiers:  # one line: why these tiers (tags are editorial judgements)",
+        "rationale:  # one line each: why these tags, or why none applies (editorial judgements)",
+        *[f"  {name}:" for name in REASONED_FIELDS],
         "---",
         "",
     ]

@@ -35,7 +35,7 @@ from kb.content import (
     split_sections,
     strip_comments,
 )
-from kb.model import ICS_START, SCALE_UNITS, CaseStudy
+from kb.model import ICS_START, REASONED_FIELDS, SCALE_UNITS, CaseStudy
 from kb.site import is_remote_url
 from kb.vocab import load_vocabularies
 
@@ -468,15 +468,30 @@ def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
                     "number the sources from 1, in the order of the 'sources' list",
                     code="source-index",
                 )
+    reasons = case.rationale
     for field_name in ("meps", "three_cs"):
-        if not getattr(case, field_name):
+        if not getattr(case, field_name) and not (reasons and getattr(reasons, field_name)):
             add(
                 (field_name,),
                 f"no '{field_name}' tags: leaders filtering by them will not find it",
-                "add at least one, with a line in 'rationale' saying why",
+                "add at least one, with a line in 'rationale' saying why; if none applies, say "
+                "why in 'rationale'",
                 "warning",
                 code="tags",
             )
+    given = located.data.get("rationale")
+    given = given if isinstance(given, dict) else {}
+    missing = [f for f in REASONED_FIELDS if f not in given]  # a blank one is an error already
+    if missing:
+        add(
+            ("rationale",),
+            f"no line in 'rationale' for {', '.join(missing)}: readers cannot see why the "
+            "tags were chosen",
+            "give each tag field one line in 'rationale' saying why these tags, or why none "
+            "applies (e.g. drivers: \"none of the three drivers is shown in the sources\")",
+            "warning",
+            code="rationale",
+        )
     if not any(o.numeric for o in case.outcomes) and not case.outcomes_note:
         add(
             ("outcomes",),

@@ -12,7 +12,7 @@ import pytest
 from kb.content import load_library
 from kb.duplicates import description, near_duplicates
 from kb.embed import HashingEmbedder
-from kb.scaffold import slugify
+from kb.scaffold import title_id
 from tests.conftest import ROOT, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -76,7 +76,7 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _unfinished(content: Path, title: str) -> Path:
     """A case study as `kb new` writes it: TODOs everywhere, so it does not read yet."""
     run_cli(["new", "--title", title, "--content-dir", str(content), "--no-interactive"])
-    return content / f"{slugify(title)}.md"
+    return content / f"{title_id(title).id}.md"
 
 
 def _line(path: Path, start: str) -> int:
@@ -92,7 +92,7 @@ def test_an_invalid_case_study_elsewhere_is_left_out_with_a_warning(library: Pat
     assert (
         f"{other}:{_line(other, 'summary:')}:10: warning [summary]: left out of the comparison: "
         "this case study is "
-        "invalid (23 errors; first: 'summary' still holds the placeholder TODO)\n"
+        "invalid (31 errors; first: 'summary' still holds the placeholder TODO)\n"
         f"    hint: run `kb validate {other}`; once it is valid, kb duplicates compares with it "
         "too"
     ) in out

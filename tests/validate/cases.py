@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from kb.content import REQUIRED_SECTIONS
+from kb.model import REASONED_FIELDS
 from kb.validate import Report, validate_paths
 
 BODY = "\n".join(f"## {heading}\n\nNot stated in the sources.\n" for heading in REQUIRED_SECTIONS)
@@ -36,6 +37,7 @@ def base(**changes: Any) -> dict[str, Any]:
         "three_cs": ["capacity"],
         "evidence": {"level": 2, "method": "before-and-after"},
         "sources": [{"title": "A report", "publisher": "Example Council", "year": 2024}],
+        "rationale": {name: "Editorial: as the sources describe it." for name in REASONED_FIELDS},
     }
     case.update(changes)
     return case

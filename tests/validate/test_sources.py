@@ -155,3 +155,18 @@ def test_the_cli_reports_the_warnings_with_file_line_and_hint(tmp_path: Path) ->
         ("reviewed", "warning"),
     }
     assert all(p["line"] >= 1 and p["hint"] for p in problems)
+
+
+def test_a_tag_field_without_a_reason_gets_a_warning(tmp_path: Path) -> None:
+    reasons = dict(base()["rationale"])
+    del reasons["drivers"], reasons["challenges"]
+    (problem,) = found(check(tmp_path, case(rationale=reasons)), "rationale")
+    assert problem.severity == "warning" and problem.field == "rationale"
+    assert "challenges, drivers" in problem.message and "why none applies" in problem.hint
+
+
+def test_no_three_cs_tags_with_a_reason_why_is_not_warned(tmp_path: Path) -> None:
+    assert found(check(tmp_path, case(three_cs=[])), "tags") == []  # the rationale says why
+    reasons = {k: v for k, v in base()["rationale"].items() if k != "three_cs"}
+    (problem,) = found(check(tmp_path, case(three_cs=[], rationale=reasons)), "tags")
+    assert problem.field == "three_cs" and "say why in 'rationale'" in problem.hint
