@@ -230,7 +230,7 @@ def calibrate_floor(searcher: Searcher, queries: list[Any]) -> None:
     nomatch = {r[5] for r in rows if r[4]}
     for floor_dense in (0.35, 0.40, 0.45, 0.50):
         for floor_cov in (0.34, 0.5, 0.67):
-            for guard in (0.5, 0.6, 1.01):
+            for guard in (0.5, 0.6, 0.7, 1.01):
                 below = [r[0] < floor_dense and r[1] < floor_cov for r in rows]
                 strong = {r[5] for b, r in zip(below, rows, strict=True) if r[6] and not b}
                 weak = [b and not (r[5] in strong and r[2] >= guard)
