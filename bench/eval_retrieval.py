@@ -228,8 +228,8 @@ def calibrate_floor(searcher: Searcher, queries: list[Any]) -> None:
     print(f"{'floor_dense':>11} {'floor_cov':>9} {'guard':>5} {'grade2 kept':>11} "
           f"{'grade1 kept':>11} {'grade0 weak':>11} {'no-match all weak':>17}")
     nomatch = {r[5] for r in rows if r[4]}
-    for floor_dense in (0.35, 0.40, 0.45, 0.50):
-        for floor_cov in (0.34, 0.5, 0.67):
+    for floor_dense in (0.40, 0.45, 0.50):
+        for floor_cov in (0.25, 0.3, 0.35, 0.5):
             for guard in (0.5, 0.6, 0.7, 1.01):
                 below = [r[0] < floor_dense and r[1] < floor_cov for r in rows]
                 strong = {r[5] for b, r in zip(below, rows, strict=True) if r[6] and not b}

@@ -484,7 +484,7 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
         outcome_status=outcome_status,
     )
     settings = _settings()
-    rows = find(
+    found = find(
         settings.content_dir,
         settings.cache_dir,
         query=query,
@@ -493,9 +493,9 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
         limit=limit,
     )
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(found.rows, indent=2, ensure_ascii=False))
     else:
-        click.echo(format_rows(rows, query))
+        click.echo(format_rows(found.rows, query, found.elsewhere))
 
 
 @main.command()

@@ -242,10 +242,11 @@ class Fusion:
 # names (0.2) to 0.896. The evidence and no-effect boosts each concern one tuning query (0.2: no
 # change and +0.004). Adding half the second-best passage gave 0.900, within noise, for about 2.5
 # ms more per query at 10,000 case studies: left out. The floor, on the tuning half's top 10s (78
-# case studies): 0.45 / 0.5 with a guard of 0.7 keeps 81% of relevant hits strong and calls 61% of
-# the others weak (nDCG@10 0.883 against 0.888 without a floor); 0.45 / 0.34 with a guard of 0.6
-# kept 92% but called only 38% of the others weak, and a leader trying the site read too many
-# unrelated hits as good matches.
+# case studies): dense 0.5 / coverage 0.25 with a guard of 0.7 keeps 86% of relevant hits strong,
+# calls 57% of the others weak and every hit of the 3 no-match queries (nDCG@10 0.884 against
+# 0.888 without a floor). Coverage counted by whether a word matched at all (0.45 / 0.5, guard
+# 0.7) gave 81%, 61% and 2 of 3; 0.45 / 0.34 with a guard of 0.6 kept 92% but called only 38%
+# of the others weak, and a leader trying the site read too many unrelated hits as good matches.
 DEFAULT_FUSION = Fusion(
     method="convex",
     alpha=0.5,
@@ -253,8 +254,8 @@ DEFAULT_FUSION = Fusion(
     topic_boost=0.2,
     evidence_boost=0.2,
     no_effect_boost=0.2,
-    floor_dense=0.45,
-    floor_coverage=0.5,
+    floor_dense=0.5,
+    floor_coverage=0.25,
     floor_guard=0.7,
 )
 
@@ -618,7 +619,10 @@ class Searcher:
         return tokens or self._tokens(text)
 
     def _bm25(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
-        """BM25 score per case study, and the share of the query's idf weight it matches."""
+        """BM25 score per case study, and its coverage of the query: the share of the query's
+        idf weight it matches, each word counted as far as BM25 saturates it (its score over its
+        idf), so that one passing mention in a long text counts for less than a word the text is
+        about."""
         bm25 = self.data.bm25
         n = len(self.data.case_ids)
         scores = np.zeros(n, dtype=np.float32)
@@ -634,7 +638,7 @@ class Searcher:
             start, end = int(indptr[token_id]), int(indptr[token_id + 1])
             docs = indices[start:end]
             scores[docs] += values[start:end]
-            matched[docs] += self._idf[token_id]
+            matched[docs] += values[start:end]
         return scores, matched / total if total > 0 else matched
 
     def _case_dense(self, passage_scores: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -1213,6 +1217,15 @@ def describe_hit(hit: SearchHit, searcher: Searcher) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Found:
+    """Rows for display, and, when filters left no good match, how many good matches the same
+    query has without them (0 otherwise)."""
+
+    rows: list[dict[str, Any]]
+    elsewhere: int = 0
+
+
 def find(
     content_dir: Path,
     cache_dir: Path,
@@ -1221,15 +1234,18 @@ def find(
     similar_to: str | None = None,
     filters: Filters | None = None,
     limit: int = 10,
-) -> list[dict[str, Any]]:
+) -> Found:
     """Open the index (reading the content only if it changed), run a search (or 'similar'),
     return rows for display."""
     searcher = Searcher.open(cache_dir, content_dir=content_dir)
     if similar_to is not None:
         hits = searcher.similar(similar_to, filters=filters, limit=limit)
-    else:
-        hits = searcher.search(query or "", filters=filters, limit=limit)
-    return [describe_hit(hit, searcher) for hit in hits]
+        return Found([describe_hit(hit, searcher) for hit in hits])
+    hits = searcher.search(query or "", filters=filters, limit=limit)
+    elsewhere = 0
+    if filters is not None and not filters.is_empty() and all(h.weak for h in hits):
+        elsewhere = sum(not h.weak for h in searcher.search(query or "", limit=limit))
+    return Found([describe_hit(hit, searcher) for hit in hits], elsewhere)
 
 
 def _row_lines(number: int, row: Mapping[str, Any]) -> list[str]:
@@ -1255,18 +1271,29 @@ def _row_lines(number: int, row: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def format_rows(rows: Sequence[Mapping[str, Any]], query: str | None = None) -> str:
+def format_rows(
+    rows: Sequence[Mapping[str, Any]], query: str | None = None, elsewhere: int = 0
+) -> str:
     """Results as text for people: title, where, tiers, score, and why each matched.
 
     Weak matches (below the relevance floor) are listed apart; when every match is weak, the
-    text says so and suggests what to try.
+    text says so and suggests what to try, or, when the filters left out `elsewhere` good
+    matches, says that.
     """
     if not rows:
         return "No case studies match. Try other words or fewer filters."
     strong = [r for r in rows if not r.get("weak")]
     weak = [r for r in rows if r.get("weak")]
     lines: list[str] = []
-    if not strong:
+    if not strong and elsewhere:
+        lines += [
+            "No good match" + (f" for '{query}'" if query else "") + " within your filters: "
+            f"{elsewhere} case {'study' if elsewhere == 1 else 'studies'} outside them "
+            f"{'is' if elsewhere == 1 else 'are'}; run the search again with fewer filters "
+            "to see them. The closest within your filters follow.",
+            "",
+        ]
+    elif not strong:
         lines += [
             "No good match" + (f" for '{query}'" if query else "") + ": nothing in the library "
             "is clearly about it. Try other words (what was done, for whom), a filter such as "

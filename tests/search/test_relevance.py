@@ -360,3 +360,15 @@ def test_a_good_match_that_shares_few_words_is_not_called_weak(quiet_searcher, m
         ids = [c["id"] for c in quiet_searcher.cases[:3]]
         weak = sorted(ids.index(h.case_id) for h in hits if h.weak)
         assert weak == scenario["weak"], scenario["name"]
+
+
+def test_coverage_counts_a_word_as_far_as_bm25_saturates_it(quiet_searcher):
+    """A case study that keeps using the query's word covers it more than one with a passing
+    mention; coverage is the BM25 score over the query's idf weight, at most 1."""
+    import numpy as np
+
+    tokens = quiet_searcher._query_tokens("carers")
+    lexical, coverage = quiet_searcher._bm25(tokens)
+    total = float(quiet_searcher._idf[quiet_searcher._vocab[tokens[0]]])
+    assert np.allclose(coverage, lexical / total, atol=1e-6)
+    assert coverage.max() < 1 and (coverage > 0).any()

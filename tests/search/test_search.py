@@ -236,6 +236,6 @@ def test_a_and_e_is_a_word(entries, cache_dir, embedder):
     lexical, coverage = searcher._bm25(searcher._query_tokens("A&E"))
     position = searcher.data.case_ids.index("hull-frequent-attenders")
     assert searcher._query_tokens("A&E") == ["ae"]
-    assert lexical[position] > 0 and coverage[position] == 1.0
+    assert lexical[position] > 0 and 0 < coverage[position] < 1  # one mention: not saturated
     assert np.count_nonzero(lexical) == 1  # no other case study says A&E
     assert searcher.search("A&E", mode="bm25")[0].case_id == "hull-frequent-attenders"

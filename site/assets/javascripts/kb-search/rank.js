@@ -113,7 +113,7 @@ export class Ranker {
       for (let j = this.indptr[id]; j < this.indptr[id + 1]; j += 1) {
         const c = docCase[this.indices[j]];
         scores[c] = Math.fround(scores[c] + this.values[j]);
-        matched[c] += this.idf[id];
+        matched[c] += this.values[j]; // a word counts as far as BM25 saturates it
       }
     }
     const coverage = total > 0 ? matched.map((m) => m / total) : matched;
