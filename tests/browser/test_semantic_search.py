@@ -349,6 +349,23 @@ def test_parity_with_kb_search(site: Site, browser: Any) -> None:
     assert mean >= 0.8
 
 
+def test_a_filter_that_leaves_out_every_good_match_says_so(site: Site, browser: Any) -> None:
+    from kb.search import Filters
+
+    query, region = "suicide prevention", "london"
+    within = site.searcher.search(query, filters=Filters.parse({"region": [region]}))
+    assert within and all(h.weak for h in within)  # the premise, as kb search sees it
+    good = sum(not h.weak for h in site.searcher.search(query))
+    assert good > 0
+    browser.get(site.url + f"search/?region={region}")
+    wait_for(browser, lambda d: d.execute_script("return window.kbSemanticSearch?.ready"))
+    load_model(browser)
+    assert site_search(browser, query).get("mode") == "meaning"
+    text = browser.execute_script("return document.getElementById('kb-search-count').textContent")
+    assert text.startswith(f"Nothing within your filters is clearly about '{query}', but "), text
+    assert f"{good} case studies outside them are" in text or "1 case study outside" in text
+
+
 def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 

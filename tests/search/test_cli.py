@@ -118,3 +118,16 @@ def test_search_process_never_imports_torch(library, tmp_path):
     assert out.returncode == 0, out.stderr
     assert '"norfolk-falls"' in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "HEAVY=[]"
+
+
+def test_a_filter_that_leaves_out_every_good_match_is_named(library):
+    run_cli(["index"])
+    plain = run_cli(["search", "falls prevention at home for older people"]).stdout
+    assert plain.startswith("1. Falls prevention at home")  # a good match, unfiltered
+    filtered = run_cli(["search", "falls prevention at home for older people", "--region",
+                        "London"]).stdout
+    assert "within your filters: 1 case study outside them is" in filtered
+    assert "fewer filters" in filtered and "[norfolk-falls]" not in filtered
+    rows = json.loads(run_cli(["search", "falls prevention at home for older people",
+                               "--region", "London", "--json"]).stdout)
+    assert isinstance(rows, list) and all(r["weak"] for r in rows)  # JSON keeps its shape

@@ -165,7 +165,15 @@ async function start(node) {
     }
     const filters = { facets: state.facets, evidenceMin: state.evidenceMin };
     const hits = ranker.search(state.query, filters, vector, 10);
-    render(ui, data, ranker, hits, state, vector !== null);
+    const ranked = ranker.ranked;
+    let elsewhere = 0; // good matches the filters left out, when none is left in
+    const filtered = Object.keys(state.facets).length > 0 || state.evidenceMin > 0;
+    if (filtered && hits.length && hits.every((h) => h.weak)) {
+      const all = ranker.search(state.query, { facets: {}, evidenceMin: 0 }, vector, 10);
+      elsewhere = all.filter((h) => !h.weak).length;
+      ranker.ranked = ranked;
+    }
+    render(ui, data, ranker, hits, state, vector !== null, elsewhere);
     api.mode = vector ? "meaning" : "keywords";
     api.lastHits = hits.map((h) => h.id);
     api.lastRanked = ranker.ranked;
@@ -314,7 +322,7 @@ async function loadModel(data, ui, api, ranker) {
   }
 }
 
-function render(ui, data, ranker, hits, state, byMeaning) {
+function render(ui, data, ranker, hits, state, byMeaning, elsewhere = 0) {
   const strong = hits.filter((h) => !h.weak);
   const weak = hits.filter((h) => h.weak);
   ui.list.replaceChildren(...strong.map((h) => card(data, h)));
@@ -323,6 +331,9 @@ function render(ui, data, ranker, hits, state, byMeaning) {
   const how = byMeaning ? "by meaning and keywords" : "by keywords";
   if (!hits.length) {
     ui.count.textContent = `No case studies match '${state.query}'. Try other words or fewer filters.`;
+  } else if (!strong.length && elsewhere) {
+    const these = elsewhere === 1 ? "1 case study outside them is" : `${elsewhere} case studies outside them are`;
+    ui.count.textContent = `Nothing within your filters is clearly about '${state.query}', but ${these}: clear a filter to see ${elsewhere === 1 ? "it" : "them"}. The closest within your filters are listed as weaker matches.`;
   } else if (!strong.length) {
     ui.count.textContent = `Nothing in the library is clearly about '${state.query}'; the closest case studies are listed as weaker matches.`;
   } else {
