@@ -610,7 +610,11 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
             + _md_link(
                 f"all {len(vocabulary.terms)} {facet.plural}", "browse/index.md", facet_index
             )
-            + ", including those with no case study yet.",
+            + (
+                ", including those with no case study yet."
+                if any(not groups.get(t.id) for t in vocabulary.terms)
+                else "."
+            ),
             "",
         ]
         heading = facet.title if facet is ICS else facet.title.lower()
@@ -618,15 +622,17 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
         if facet is ICS:
             lines += _ics_index(vocabulary, groups, vocab, facet_index)
         else:
+            described = any(t.description for t in vocabulary.terms)
             rows = [
                 (
                     _md_link(t.label, facet_index, browse_path(facet, t.id)),
                     str(len(groups.get(t.id, []))),
-                    md_text(t.description),
+                    *([md_text(t.description)] if described else []),
                 )
                 for t in vocabulary.terms
             ]
-            lines += [*_table((facet.title, "Case studies", "What it means"), rows), ""]
+            columns = (facet.title, "Case studies", *(["What it means"] if described else []))
+            lines += [*_table(columns, rows), ""]
         pages.append(SitePage(facet_index, NOT_SEARCHED + "\n".join(lines), "browse"))
         for term in vocabulary.terms:
             here = browse_path(facet, term.id)
@@ -672,14 +678,14 @@ def _ics_index(
         rows = []
         for term in terms:
             label = term.label
+            count = str(len(groups.get(term.id, [])))
             if term.valid_from and term.valid_from.year >= 2026:
                 label += f" (from {term.valid_from.isoformat()})"
-            rows.append(
-                (
-                    _md_link(label, here, browse_path(ICS, term.id)),
-                    str(len(groups.get(term.id, []))),
-                )
-            )
+                earlier = sum(len(groups.get(p, [])) for p in term.predecessors)
+                if earlier:
+                    names = " and ".join(vocab.ics.label(p) for p in term.predecessors)
+                    count += f" (and {earlier} under {names}, which it succeeds)"
+            rows.append((_md_link(label, here, browse_path(ICS, term.id)), md_text(count)))
         lines += [*_table(("Integrated care system", "Case studies"), rows), ""]
     return lines
 

@@ -375,3 +375,17 @@ def test_a_source_without_a_publisher_reads_well_everywhere(entries: list[Entry]
     assert format_source("A page", "Example ICB", None) == "A page (Example ICB, undated)"
     (row,) = [r for r in export_rows([replace(entry, case=case)]) if r["record"] == "case-study"]
     assert row["sources"] == f"{source.title} (undated)"
+
+
+def test_browse_pages_say_no_more_than_is_true() -> None:
+    """No 'What it means' column without meanings, no 'those with no case study' when every
+    value has one, and a system that succeeds others points to their case studies."""
+    from pathlib import Path
+
+    from kb.content import load_library
+
+    content = Path(__file__).resolve().parents[2] / "content"
+    pages = {p.path: p.markdown for p in site.browse_pages(load_library(content), VOCAB)}
+    assert "What it means" not in pages["browse/region/index.md"]
+    assert "[all 7 regions](region/index.md)." in pages["browse/index.md"]
+    assert "under Mid and South Essex, which it succeeds" in pages["browse/ics/index.md"]
