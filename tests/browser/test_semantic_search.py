@@ -473,6 +473,8 @@ def test_header_box_leads_to_the_search_page(site: Site, browser: Any) -> None:
         return bool(d.switch_to.active_element == box)
 
     wait_for(browser, focused_by_slash)
+    panel = browser.find_element(By.CSS_SELECTOR, ".md-search__output").get_attribute("textContent")
+    assert "Press Enter" in panel and "Initializing" not in panel  # nothing to wait for here
     fetched = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
