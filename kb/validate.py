@@ -816,7 +816,7 @@ def _edit(view: _View, edits: Iterable[tuple[int, int, str]]) -> _View:
         index.extend(old[pos:start] if old is not None else range(pos, start))
         parts.append(replacement)
         if len(replacement) == end - start:  # character for character
-            index.extend(view.source(i) for i in range(start, end))
+            index.extend(old[start:end] if old is not None else range(start, end))
         else:
             index.extend([view.source(start)] * len(replacement))
         pos = end
@@ -868,7 +868,10 @@ def _url_view(view: _View) -> _View:
 
 
 def _nfkc(run: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKC", run) if unicodedata.category(c) != "Cf")
+    normal = unicodedata.normalize("NFKC", run)
+    if normal.isascii():  # no invisible (Cf) character to remove
+        return normal
+    return "".join(c for c in normal if unicodedata.category(c) != "Cf")
 
 
 def _plain_view(view: _View) -> _View:
