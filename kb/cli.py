@@ -205,7 +205,8 @@ def export(fmt: str, output: Path | None, force: bool) -> None:
     "--id",
     "case_id",
     default="",
-    help="File id (default: made from the title, shortened at a word to 80 characters).",
+    help="File id (default: made from the title; a title too long for an 80-character id "
+    "gives its first main words).",
 )
 @click.option("--summary", default="", help="One or two sentences.")
 @click.option(

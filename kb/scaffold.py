@@ -74,7 +74,7 @@ _FILLER = frozenset(
     ("a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the")
     + ("their", "to", "with", "who", "whose", "people")
 )
-_EXAMPLE_MAX = 40  # an id made from a long title's main words stops before this length
+_SHORT_ID_MAX = 40  # an id made from a long title's main words stops before this length
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,14 @@ class TitleId:
 
 def title_id(title: str) -> TitleId:
     """The id `kb new` makes from a title: the whole title as an id when it fits in ID_MAX
-    characters; otherwise its first main words, at most _EXAMPLE_MAX characters."""
+    characters; otherwise its first main words, at most _SHORT_ID_MAX characters."""
     full = _kebab(title)
     if len(full) <= ID_MAX:
         return TitleId(full, len(full))
     words = [w for w in full.split("-") if w not in _FILLER] or full.split("-")
-    short = words[0][:_EXAMPLE_MAX]
+    short = words[0][:_SHORT_ID_MAX]
     for word in words[1:]:
-        if len(short) + 1 + len(word) > _EXAMPLE_MAX:
+        if len(short) + 1 + len(word) > _SHORT_ID_MAX:
             break
         short += f"-{word}"
     return TitleId(short, len(full))

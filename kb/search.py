@@ -77,11 +77,10 @@ Mode = Literal["hybrid", "dense", "bm25"]
 # (ranking.md in the project notes describes the method; every value was chosen on the tuning
 # half of tests/eval/queries.yml with bench/eval_retrieval.py)
 
-# English function words (NLTK's English stop-word list, less its contractions, and the closed-class
-# words it leaves out): a query's 'how',
-# 'when', 'our' or 'out' says nothing about what it is after, but BM25 matched them in every
-# case study that uses them ('crowd it out', 'ending up in hospital'). The meaning side still
-# reads the whole query.
+# English function words (NLTK's English stop-word list less its contractions, and the
+# closed-class words it leaves out): a query's 'how', 'when', 'our' or 'out' says nothing about
+# what it is after, but BM25 matched them in every case study that uses them ('crowd it out',
+# 'ending up in hospital'). The meaning side still reads the whole query.
 FUNCTION_WORDS = frozenset(
     [
         "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours",
@@ -843,16 +842,7 @@ class Searcher:
         outcome_filter = filters if by_outcome else None
         hits = []
         top = _top(case_scores, limit)
-        fusion = self.fusion
-
-        def below(position: int) -> bool:
-            return bool(
-                dense[position] < fusion.floor_dense and coverage[position] < fusion.floor_coverage
-            )
-
-        strong = bool(top) and not below(top[0])
-        for position in top:
-            weak = below(position) and not (strong and case_scores[position] >= fusion.floor_guard)
+        for position, weak in zip(top, self._weak(top, case_scores, dense, coverage), strict=True):
             hits.append(
                 self._hit(
                     position,
@@ -865,6 +855,30 @@ class Searcher:
                 )
             )
         return [h for h in hits if not h.weak] + [h for h in hits if h.weak]
+
+    def _weak(
+        self,
+        top: Sequence[int],
+        scores: NDArray[np.float64],
+        dense: NDArray[np.float32],
+        coverage: NDArray[np.float64],
+    ) -> list[bool]:
+        """Which of the ranked hits `top` are weak (see Fusion: the floor and its guard)."""
+        fusion = self.fusion
+
+        def below(position: int) -> bool:
+            return bool(
+                dense[position] < fusion.floor_dense and coverage[position] < fusion.floor_coverage
+            )
+
+        strong = bool(top) and not below(top[0])
+        return [below(p) and not (strong and scores[p] >= fusion.floor_guard) for p in top]
+
+    def good_matches(self, query: str, *, limit: int = 10) -> int:
+        """How many of a query's `limit` best hits, with no filters, are above the floor."""
+        scores, _, dense, coverage = self._score(query, None, "hybrid")
+        top = _top(scores, limit)
+        return sum(not weak for weak in self._weak(top, scores, dense, coverage))
 
     def _results(
         self,
@@ -1244,7 +1258,7 @@ def find(
     hits = searcher.search(query or "", filters=filters, limit=limit)
     elsewhere = 0
     if filters is not None and not filters.is_empty() and all(h.weak for h in hits):
-        elsewhere = sum(not h.weak for h in searcher.search(query or "", limit=limit))
+        elsewhere = searcher.good_matches(query or "", limit=limit)
     return Found([describe_hit(hit, searcher) for hit in hits], elsewhere)
 
 
