@@ -152,7 +152,7 @@ def _outcome_row(entry: Entry, number: int, outcome: Outcome) -> dict[str, Any]:
         "measure": outcome.measure,
         "direction": outcome.direction,
         "baseline": outcome.baseline,
-        "also": _join([format_also(a, vocab) for a in outcome.also]),
+        "also": _join([format_also(a, vocab, outcome.direction) for a in outcome.also]),
         "outcome_status": outcome.status,
         "kind": outcome.kind,
         "timeframe": outcome.timeframe,

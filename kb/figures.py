@@ -99,11 +99,15 @@ def counted(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def format_also(amount: Amount, vocab: Vocabularies) -> str:
-    """The same figure in another unit ('also'), in words: '25%', '1 in 240 people tested'."""
-    return format_amount(
+def format_also(amount: Amount, vocab: Vocabularies, direction: str | None = None) -> str:
+    """The same figure in another unit ('also'), in words: '25%', '1 in 240 people tested'; or,
+    for a level's change from its baseline, the change with its `direction`: 'down about 40%'."""
+    text = format_amount(
         amount.value, amount.unit, vocab, qualifier=amount.qualifier, denominator=amount.denominator
     )
+    if amount.measure == "change" and direction in ("increase", "decrease"):
+        return f"{_CHANGE_WORDS[direction]} {text}"
+    return text
 
 
 def format_figure(figure: Figure, vocab: Vocabularies) -> str:
@@ -122,10 +126,7 @@ def format_figure(figure: Figure, vocab: Vocabularies) -> str:
         denominator=figure.denominator,
         out_of=figure.out_of,
     )
-    also = getattr(figure, "also", [])
-    if also:
-        text += " (" + "; ".join(format_also(a, vocab) for a in also) + ")"
-    return text
+    return text + _also(figure, vocab)
 
 
 def format_outcome(outcome: Outcome, vocab: Vocabularies, *, status: bool = True) -> str:
@@ -135,16 +136,25 @@ def format_outcome(outcome: Outcome, vocab: Vocabularies, *, status: bool = True
     """
     if outcome.value is None or outcome.unit is None:
         text = _QUALITATIVE[outcome.direction or "no-change"]
+    elif outcome.measure == "change" and outcome.unit == "ratio" and outcome.direction not in (
+        None,
+        "no-change",
+    ):
+        text = _ratio_change(outcome, outcome.direction) + _also(outcome, vocab)
     elif outcome.measure == "change":
         figure = format_figure(outcome, vocab)
         word = _CHANGE_WORDS[outcome.direction or "no-change"]
         text = f"{figure}, no change" if word == "no change" else f"{word} {figure}"
+    elif outcome.baseline is not None:  # 'fell from 12% to 8.8%'
+        moved = outcome.direction in ("increase", "decrease")
+        went = _FROM_VERBS[outcome.direction or "no-change"] + " " if moved else ""
+        text = went + _from_to(outcome, vocab)
+        if outcome.unit in _COUNTED and outcome.unit != "count":  # 'rose from 167 to 415 people'
+            text += f" {vocab.units.label(outcome.unit)}"
+        text += _also(outcome, vocab)
     else:
         figure = format_figure(outcome, vocab)
         text = f"{_LEVEL_WORDS[outcome.direction]} {figure}" if outcome.direction else figure
-        if outcome.baseline is not None:
-            before = format_amount(outcome.baseline, outcome.unit, vocab)
-            text += f" (from {before})"
     if status and outcome.status != "achieved":
         text += f" ({STATUS_WORDS[outcome.status]})"
     return text
@@ -354,7 +364,8 @@ def _also(figure: Figure, vocab: Vocabularies) -> str:
     also = getattr(figure, "also", [])
     if not also:
         return ""
-    return " (" + "; ".join(format_also(a, vocab) for a in also) + ")"
+    direction = getattr(figure, "direction", None)
+    return " (" + "; ".join(format_also(a, vocab, direction) for a in also) + ")"
 
 
 def _capital(text: str) -> str:
@@ -434,6 +445,8 @@ def _fallback(figure: Figure, metric: str, vocab: Vocabularies) -> str:
         amount = _amount_words(figure, vocab, change=True)
         if direction == "no-change":
             return f"{_capital(metric)}: no change ({amount})"
+        if figure.unit == "ratio":
+            return f"{_capital(metric)}: {_ratio_change(figure, direction)}"
         word = "down" if direction == "decrease" else "up"
         return f"{_capital(metric)}: {word}{' by' if figure.qualifier else ''} {amount}"
     amount = _amount_words(figure, vocab)
@@ -441,6 +454,20 @@ def _fallback(figure: Figure, metric: str, vocab: Vocabularies) -> str:
         verbs = _TARGET_LEVEL_VERBS if target else _LEVEL_VERBS
         amount = f"{verbs[direction]} {amount}"
     return f"{_capital(metric)}: {amount}"
+
+
+def _ratio_change(figure: Figure, direction: str | None) -> str:
+    """A change given as a ratio of after to before (an odds or rate ratio): '1.8 times as
+    high', or 'a ratio of 1.2 (lower)' when the number and the direction disagree."""
+    assert figure.value is not None
+    value = figure.value
+    numbers = [value] if isinstance(value, float | int) else [value.low, value.high]
+    amounts = " to ".join(_number(n) for n in numbers)
+    qualifier = _QUALIFIERS.get(figure.qualifier or "", "")
+    higher = direction == "increase"
+    if all((n > 1) if higher else (0 <= n < 1) for n in numbers):
+        return f"{qualifier}{amounts} times as high"
+    return f"{qualifier}a ratio of {amounts} ({'higher' if higher else 'lower'})"
 
 
 _LEVEL_VERBS = {"increase": "rose to", "decrease": "fell to", "no-change": "held at"}
@@ -481,6 +508,7 @@ def figure_sentence(
     sentence reads 'Fear of falling, as reported by residents: down 15%'. With `status`,
     estimates and targets say so at the end; with `timeframe`, the period the figure covers ends
     the sentence. Outcomes and context figures alike; no internal unit id is ever written.
+    Indexes store these sentences: a change to their wording changes kb.passages.FIGURE_WORDING.
     """
     metric = _metric(figure)
     state = figure.status if isinstance(figure, Outcome) else "achieved"

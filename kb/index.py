@@ -164,7 +164,7 @@ def passage_scheme() -> str:
 def search_scheme() -> str:
     """The search file's scheme: its format and every vocabulary file, whose labels and aliases
     are words a query can match; editing one rebuilds the search file (no embedding)."""
-    return f"{SEARCH_SCHEME}/{SEARCH_FILE}/vocab-{_vocab_digest(None)}"
+    return f"{SEARCH_SCHEME}/{_passages.FIGURE_WORDING}/{SEARCH_FILE}/vocab-{_vocab_digest(None)}"
 
 
 # the ids and labels of a vocabulary file, in its block or flow form (read without a YAML parser,

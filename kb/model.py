@@ -332,6 +332,12 @@ class Amount(_Strict):
     denominator: str | None = Field(
         None, description="Whom a rate or a '1 in N' counts, e.g. 'people tested'."
     )
+    measure: Literal["change", "level"] | None = Field(
+        None,
+        description="change: how far an outcome's level moved from its baseline, in this unit "
+        "(the 40% behind 'from 440 to 266 per 100,000'); left out: the same figure in another "
+        "unit (the 87% behind '2,456 of 2,823 people').",
+    )
 
     @model_validator(mode="after")
     def _unit_details(self) -> Amount:
@@ -605,6 +611,18 @@ class Outcome(Figure):
                 "baseline",
                 "for 'from 12% to 8.8%' write value: 8.8, baseline: 12, measure: level",
             )
+        moved = self.baseline is not None and self.direction in ("increase", "decrease")
+        if self.measure == "level" and not moved and any(a.measure == "change" for a in self.also):
+            raise fail(
+                "also",
+                "a change in 'also' needs the level it moved from: this outcome has no "
+                "'baseline' and direction increase or decrease",
+                "also",
+                "give the earlier level in 'baseline' and the direction (from 440 to 266: "
+                "value: 266, baseline: 440, direction: decrease, also: [{value: 40, unit: "
+                "percent, measure: change}]), or remove 'measure' from the 'also' item if it is "
+                "the same level in another unit",
+            )
         return self
 
 
@@ -669,7 +687,10 @@ def _publisher(value: Any) -> Any:
 class Source(_Strict):
     """A published source of the case study's facts and figures."""
 
-    title: Text = Field(description="The title as published.")
+    title: Text = Field(
+        description="The title as published; for a page that shows none, a description in "
+        "square brackets ('[Conference abstract on alcohol liaison nurses]')."
+    )
     publisher: Annotated[Text | None, BeforeValidator(_publisher)] = Field(
         None,
         description="Who published it, as the source names it; leave out (or write 'not "

@@ -51,6 +51,9 @@ RESULTS = -3  # section number of the outcomes passage
 PART_HEADINGS = {PROFILE: "Summary", PREAMBLE: "Introduction", RESULTS: "Results"}
 WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
+# How outcomes read as sentences (kb.figures.figure_sentence), which passages and the search file
+# hold: a change to that wording must change this, so that indexes rebuild what they store.
+FIGURE_WORDING = "figures-v2-ratio-times"
 _SECTION_START = re.compile(r"^##(?!#)")
 
 # a word for BM25 and for explanations: two or more word characters (see `words_of`)
@@ -134,7 +137,8 @@ class PassageScheme:
         size = f"-size{self.window}" if self.window else ""
         return (
             f"parts-v3-no-comments/profile-{self.profile}/results-{int(self.results)}/"
-            f"context-{int(self.section_context)}/word-windows-overlap{WINDOW_OVERLAP}{size}"
+            f"context-{int(self.section_context)}/word-windows-overlap{WINDOW_OVERLAP}{size}/"
+            f"{FIGURE_WORDING}"
         )
 
 

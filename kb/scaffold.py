@@ -205,11 +205,9 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _yaml_values(values: Sequence[str], empty: str) -> str:
-    """One value as a scalar, several as a flow list, none as `empty`."""
-    if len(values) == 1:
-        return _q(values[0])
-    return "[" + ", ".join(_q(v) for v in values) + "]" if values else empty
+def _named(labels: Sequence[str]) -> str:
+    """The labels of the ids on a line, for its comment: 'Devon; Dorset: '."""
+    return "; ".join(labels) + ": " if labels else ""
 
 
 def render_new_case(new: NewCase) -> tuple[str, str]:
@@ -252,8 +250,10 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         f"summary: {_q(new.summary or PLACEHOLDER)}  # one to three sentences, <= 600 characters",
         "organisations: [" + ", ".join(_q(o) for o in organisations) + "]  # who led it",
         "partners: []",
-        f"ics: {_yaml_values(ics_labels, '[]')}  # as named when the work ran",
-        f"region: {_yaml_values(region_labels, _q(PLACEHOLDER))}",
+        f"ics: [{', '.join(ics)}]  # {_named(ics_labels)}as named when the work ran",
+        f"region: [{', '.join(regions)}]  # {_named(region_labels)}NHS England region"
+        if regions
+        else f"region: {_q(PLACEHOLDER)}  # NHS England region",
         "place:  # town, borough or county, if narrower than the ICS",
         f"level: [place]  # {DEFAULT_MARK}: neighbourhood, place, system, region, national",
         "started:  # year or year-month, e.g. 2023 or 2023-04",
@@ -309,6 +309,8 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "# reviewed: YYYY-MM-DD  # the day you last checked every fact against the sources",
         "rationale:  # one line each: why these tags, or why none applies (editorial judgements)",
         *[f"  {name}:" for name in REASONED_FIELDS],
+        "  # level: why this level of the system, where it is not plain",
+        "  # status: why this status, where the sources leave it open (a pilot not said to end)",
         "---",
         "",
     ]

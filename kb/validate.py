@@ -537,11 +537,14 @@ def _check_case(name: str, case: CaseStudy, located: Located) -> list[Problem]:
             "warning",
             code="reviewed",
         )
-    if case.started and case.started < ICS_START and case.ics and not case.place:
+    wide = {"system", "region", "national"} & set(case.level or ())
+    if case.started and case.started < ICS_START and case.ics and not case.place and not wide:
         add(
             ("place",),
             f"the work began in {case.started}, before ICSs existed (July 2022)",
-            "name the ICS that covers the place now in 'ics', and the place itself in 'place'",
+            "name the ICS that covers the place now in 'ics', and the place itself in 'place' "
+            "(the town, borough or county); work across the whole ICS area needs no place: "
+            "write level: [system]",
             "warning",
             code="place",
         )

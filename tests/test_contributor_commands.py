@@ -33,7 +33,7 @@ def test_new_asks_again_on_a_bad_answer_and_keeps_the_others(tmp_path: Path) -> 
     assert "Did you mean 'Secondary prevention'?" in said
     text = (tmp_path / "community-falls-clinics.md").read_text()
     assert 'summary: "A short summary."' in text
-    assert 'ics: "Norfolk and Waveney"' in text and "tiers: [secondary]" in text
+    assert "ics: [norfolk-and-waveney]" in text and "tiers: [secondary]" in text
     assert "NHS Norfolk" in text
 
 
@@ -52,22 +52,23 @@ def test_new_asks_for_several_ics_and_keeps_repeated_options(tmp_path: Path) -> 
     result = run_cli(["new", "--content-dir", str(tmp_path), "--interactive"], input=answers)
     assert "Did you mean 'South West London'" in result.stdout + result.stderr
     text = (tmp_path / "shared-falls-work.md").read_text()
-    assert 'ics: ["North Central London", "South West London"]' in text
-    assert 'region: "London"' in text and "tiers: [secondary, tertiary]" in text
+    assert "ics: [north-central-london, south-west-london]" in text
+    assert 'region: [london]' in text and "tiers: [secondary, tertiary]" in text
     assert 'organisations: ["Camden Council", "Wandsworth Council"]' in text
     # values given as repeated options are all kept, and not asked for again
     where = ["--content-dir", str(tmp_path), "--interactive", "--summary", "S."]
     given = ["--ics", "Devon", "--ics", "Dorset", "--tier", "primary", "--organisation", "A"]
     run_cli(["new", "--title", "Two systems", *where, *given], input="\n")
     text = (tmp_path / "two-systems.md").read_text()
-    assert 'ics: ["Devon", "Dorset"]' in text and 'region: "South West"' in text
+    assert 'ics: [devon, dorset]  # Devon; Dorset: as named' in text
+    assert 'region: [south-west]' in text
     # a region that leaves out an ICS's region is set to match, with a note
     given = ["--ics", "Devon", "--ics", "Norfolk and Waveney", "--region", "South West"]
     result = run_cli(["new", "--title", "Far apart", *where, *given], input="primary\nA\n")
     assert "Note: Norfolk and Waveney is in East of England; the region is set to match." in (
         result.stderr
     )
-    assert 'region: ["South West", "East of England"]' in (tmp_path / "far-apart.md").read_text()
+    assert "region: [south-west, east-of-england]" in (tmp_path / "far-apart.md").read_text()
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kb.content import load_library
-from kb.figures import figure_sentence
+from kb.figures import figure_sentence, format_outcome
 from kb.model import ContextFigure, Figure, Outcome
 from kb.vocab import load_vocabularies
 
@@ -129,7 +129,13 @@ def test_the_status_and_the_timeframe_can_be_left_out() -> None:
          "Average feedback score: a score of 4.3 on a survey, out of 5"),
         ({"metric": "odds of travelling to school by car", "value": 0.81, "unit": "ratio",
           "direction": "decrease", "timeframe": "after three years"},
-         "Odds of travelling to school by car: down a ratio of 0.81 after three years"),
+         "Odds of travelling to school by car: 0.81 times as high after three years"),
+        ({"metric": "odds of quitting smoking", "value": 1.8, "unit": "ratio",
+          "direction": "increase", "qualifier": "about"},
+         "Odds of quitting smoking: about 1.8 times as high"),
+        ({"metric": "odds of quitting smoking", "value": 0.9, "unit": "ratio",
+          "direction": "increase"},
+         "Odds of quitting smoking: a ratio of 0.9 (higher)"),
         ({"metric": "the borough's place among London boroughs", "value": 2, "unit": "rank",
           "measure": "level"},
          "The borough's place among London boroughs: 2nd"),
@@ -153,6 +159,16 @@ def test_the_status_and_the_timeframe_can_be_left_out() -> None:
 )  # fmt: skip
 def test_sentences_read_as_written_by_hand(fields: dict[str, Any], expected: str) -> None:
     assert figure_sentence(outcome(**fields), VOCAB) == expected
+
+
+def test_a_ratio_change_reads_as_times_as_high() -> None:
+    """An odds or rate ratio of after to before is a multiple, not an amount gone up by."""
+    rate = outcome(metric="referral rate", value=2.47, unit="ratio", direction="increase")
+    assert format_outcome(rate, VOCAB) == "2.47 times as high"
+    fewer = outcome(metric="odds", value=0.81, unit="ratio", direction="decrease")
+    assert format_outcome(fewer, VOCAB) == "0.81 times as high"
+    same = outcome(metric="odds", value=1.0, unit="ratio", direction="no-change")
+    assert format_outcome(same, VOCAB) == "a ratio of 1, no change"
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def test_new_scaffolds_a_file_that_fails_until_filled(tmp_path: Path) -> None:
     path = tmp_path / "warm-homes-for-people-with-copd.md"
     assert path.exists() and str(path) in out
     text = path.read_text()
-    assert 'ics: "Devon"' in text and 'region: "South West"' in text
+    assert 'ics: [devon]  # Devon: as named' in text and 'region: [south-west]  # South West' in text
     for heading in REQUIRED_SECTIONS:
         assert f"## {heading}" in text
     report = json.loads(run_cli(["validate", "--format", "json", str(path)], expect=1).stdout)
@@ -188,14 +188,14 @@ def _new(tmp_path: Path, *args: str, expect: int = 0) -> Result:
 def test_new_keeps_every_repeated_ics_and_region(tmp_path: Path) -> None:
     _new(tmp_path, "--ics", "North Central London", "--ics", "NHS South West London ICB")
     text = (tmp_path / "shared-work.md").read_text()
-    assert 'ics: ["North Central London", "South West London"]' in text
-    assert 'region: "London"' in text  # both ICSs' region, once
+    assert "ics: [north-central-london, south-west-london]" in text
+    assert 'region: [london]  # London' in text  # both ICSs' region, once
     (tmp_path / "shared-work.md").unlink()
     tiers = ["--tier", "primary", "--tier", "Secondary prevention"]
     _new(tmp_path, "--ics", "Devon", "--ics", "Norfolk and Waveney", *tiers)
     text = (tmp_path / "shared-work.md").read_text()
-    assert 'ics: ["Devon", "Norfolk and Waveney"]' in text
-    assert 'region: ["South West", "East of England"]' in text
+    assert "ics: [devon, norfolk-and-waveney]  # Devon; Norfolk and Waveney: as named" in text
+    assert "region: [south-west, east-of-england]  # South West; East of England" in text
     assert "tiers: [primary, secondary]" in text
     report = json.loads(run_cli(["validate", "--format", "json", str(tmp_path)], expect=1).stdout)
     codes = {p["code"] for p in report["problems"] if p["severity"] == "error"}
@@ -203,7 +203,7 @@ def test_new_keeps_every_repeated_ics_and_region(tmp_path: Path) -> None:
     (tmp_path / "shared-work.md").unlink()
     regions = ["--region", "South West", "--region", "London"]
     _new(tmp_path, "--ics", "Devon", "--ics", "Dorset", *regions)
-    assert 'region: ["South West", "London"]' in (tmp_path / "shared-work.md").read_text()
+    assert "region: [south-west, london]" in (tmp_path / "shared-work.md").read_text()
 
 
 def test_new_checks_each_repeated_value(tmp_path: Path) -> None:

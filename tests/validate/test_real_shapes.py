@@ -83,8 +83,32 @@ def test_a_new_level_reads_apart_from_the_size_of_a_change(tmp_path: Path) -> No
     report = check(tmp_path, base(outcomes=[new_level, size]))
     assert report.errors == []
     level_result, change_result = report.entries[0].case.outcomes
-    assert phrase(level_result) == "fell to 8.8% (from 12%)"
+    assert phrase(level_result) == "fell from 12% to 8.8%"
     assert phrase(change_result) == "down 12"
+
+
+def test_a_change_beside_a_level_says_how_far_it_moved(tmp_path: Path) -> None:
+    """'fell from 3,814 to 2,155, a 43% fall': the 43% is the change, not the same level."""
+    fell = outcome(value=2155, baseline=3814, unit="visits", measure="level", direction="decrease")
+    fell["also"] = [{"value": 43, "unit": "percent", "measure": "change"}]
+    same = outcome(value=292, baseline=232, unit="people", measure="level", direction="increase")
+    same["also"] = [{"value": 58, "unit": "percent"}]
+    report = check(tmp_path, base(outcomes=[fell, same]))
+    assert report.errors == []
+    first, second = report.entries[0].case.outcomes
+    assert phrase(first) == "fell from 3,814 to 2,155 visits (down 43%)"
+    assert figure_sentence(first, load_vocabularies()).startswith(
+        "Evictions fell from 3,814 to 2,155 (down 43%)"
+    )
+    assert phrase(second) == "rose from 232 to 292 people (58%)"
+
+
+def test_a_change_in_also_needs_the_level_it_moved_from(tmp_path: Path) -> None:
+    level = outcome(value=2155, unit="visits", measure="level")
+    level["also"] = [{"value": 43, "unit": "percent", "measure": "change"}]
+    report = check(tmp_path, base(outcomes=[level]))
+    (problem,) = [p for p in report.errors if p.code == "also"]
+    assert problem.field == "outcomes[0].also" and "baseline" in problem.hint
 
 
 def test_a_baseline_belongs_to_a_level(tmp_path: Path) -> None:
@@ -209,6 +233,8 @@ def test_work_that_began_before_icss_existed(tmp_path: Path) -> None:
     case = base(started="2013")
     del case["place"]
     assert ("place", "place") in codes(check(tmp_path, case))
+    case["level"] = ["system"]  # across the whole ICS area: no narrower place to name
+    assert ("place", "place") not in codes(check(tmp_path, case))
 
 
 def test_a_long_summary_says_how_long_it_is(tmp_path: Path) -> None:
