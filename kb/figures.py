@@ -89,6 +89,8 @@ def format_amount(
     text = " to ".join(parts)
     if unit in DENOMINATOR_UNITS:
         text += f" {denominator or 'people'}"
+    elif unit == "percent" and denominator:
+        text += f" of {denominator}"  # '17.4% of people tested'
     if scale and unit in ("score", "scale-points"):
         text += f" on {scale}"
     return _QUALIFIERS.get(qualifier or "", "") + text
@@ -396,6 +398,8 @@ def _change(figure: Outcome, metric: str, vocab: Vocabularies) -> str | None:
     if direction not in ("increase", "decrease"):
         return None
     named = unit in _COUNTED or unit in ("GBP", "percent")
+    if getattr(figure, "denominator", None):
+        return None  # 'Metric: down 5% of people tested'
     if not named and (unit in _NOT_NAMED or vocab.units.label(unit).lower() not in _words(metric)):
         return None  # '6 weeks' of life expectancy: the metric does not name weeks
     amount = _number_words(figure.value, unit, vocab, figure.qualifier)
@@ -417,6 +421,8 @@ def _level(figure: Figure, metric: str, vocab: Vocabularies) -> str | None:
     amount = _number_words(figure.value, unit, vocab, figure.qualifier, figure.out_of)
     if unit == "GBP":
         return f"{amount} {metric}" if _said(metric) else None
+    if unit == "percent" and figure.denominator:
+        return None  # 'People with active hepatitis C: 17.4% of people tested'
     if unit == "percent":
         metric = re.sub(r"^(?:the )?(?:share|proportion|percentage) of ", "", metric)
         split = _SPLIT.split(metric, maxsplit=1)

@@ -135,6 +135,17 @@ YearMonth = Annotated[
 Text = Annotated[str, Field(min_length=1)]
 
 
+def _year_text(value: Any) -> Any:
+    """A timeframe YAML read as a number because it is a bare year (2021) is that year's text."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1800 <= value <= 2200:
+        return str(value)
+    return value
+
+
+# a period as the source states it: 'first year of the pilot', '2019/20', or a bare year
+Period = Annotated[str, BeforeValidator(_year_text)]
+
+
 def _figure_value_tag(value: Any) -> str:
     return "range" if isinstance(value, dict) else "number"
 
@@ -330,7 +341,8 @@ class Amount(_Strict):
         "('over' is read as more-than).",
     )
     denominator: str | None = Field(
-        None, description="Whom a rate or a '1 in N' counts, e.g. 'people tested'."
+        None, description="Whom a rate or a '1 in N' counts, e.g. 'people tested'; for a "
+        "percentage, what it is a share of ('17.4% of people tested')."
     )
     measure: Literal["change", "level"] | None = Field(
         None,
@@ -346,16 +358,17 @@ class Amount(_Strict):
 
 
 def _check_denominator(unit: str | None, denominator: str | None, value: Any) -> None:
-    """'denominator' goes with a rate or a '1 in N'; the N of a '1 in N' is 1 or more."""
-    if denominator is not None and unit not in DENOMINATOR_UNITS:
+    """'denominator' goes with a rate, a '1 in N' or a percentage; the N of a '1 in N' is 1 or
+    more."""
+    if denominator is not None and unit not in DENOMINATOR_UNITS | {"percent"}:
         raise PydanticCustomError(
             "denominator",
-            "'denominator' goes with a rate or a '1 in N', not '{unit}'",
+            "'denominator' goes with a rate, a '1 in N' or a percentage, not '{unit}'",
             {
                 "unit": unit,
                 "field": "denominator",
-                "hint": "use unit: rate-per-100000 (or rate-per-1000, or one-in for '1 in 240'), "
-                "or remove 'denominator'",
+                "hint": "use unit: rate-per-100000 (or rate-per-1000, or one-in for '1 in 240', "
+                "or percent for '17.4% of people tested'), or remove 'denominator'",
             },
         )
     if unit == ONE_IN and value is not None:
@@ -393,14 +406,15 @@ class Figure(_Strict):
     denominator: str | None = Field(
         None,
         description="Whom a rate or a '1 in N' counts, e.g. 'smokers' for 'per 100,000 "
-        "smokers', 'people tested' for '1 in 240 people tested'.",
+        "smokers', 'people tested' for '1 in 240 people tested'; for a percentage, what it is "
+        "a share of ('17.4% of people tested').",
     )
     out_of: Whole | None = Field(
         None,
         description="The whole a count is part of: 211 for '148 of 211 residents' (a whole "
         "number, with a count unit such as people, count or households).",
     )
-    timeframe: str = Field(
+    timeframe: Period = Field(
         "not stated", description="The period the figure covers, as the source states it."
     )
     comparator: str = Field(
@@ -517,7 +531,7 @@ class Outcome(Figure):
         description="health, service-use, financial, experience, process, wider-determinants"
     )
     # an outcome must say when, against what and where from: 'not stated' when the source is silent
-    timeframe: Text = Field(
+    timeframe: Annotated[Period, Field(min_length=1)] = Field(
         description="The period the figure covers, as the source states it; 'not stated' when "
         "the source does not say."
     )

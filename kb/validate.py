@@ -908,6 +908,7 @@ _EMAIL = re.compile(r"(?<![\w.%+'-])([\w.%+'-]++)@([\w-]++(?:\.[\w-]++)++)")
 _SEPARATOR = r"[\s.\-/\\()_\u2010-\u2015\u2212]"
 _NUMBER = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d)*+")
 _DIGITS = re.compile(r"\d++")
+_URL_PATH = re.compile(r"(?:https?://|(?<![\w.])www\.)([^\s?#<>\"')\]]++)", re.IGNORECASE)
 _PUBLIC_LINE = re.compile(r"\b(?:help ?line|switchboard|freephone)\b", re.IGNORECASE)
 
 _ROLE_WORDS = frozenset(
@@ -1167,15 +1168,30 @@ def _number_windows(groups: list[str], international: bool) -> Iterator[tuple[in
             first += 1
 
 
+def _url_paths(text: str) -> list[tuple[int, int]]:
+    """Spans of the paths of web addresses in a text (a query string is not part of one)."""
+    if "://" not in text and "www." not in text:
+        return []
+    return [m.span(1) for m in _URL_PATH.finditer(text)]
+
+
 def _scan_numbers(text: str, view: _View, whole: bool) -> Iterator[Finding]:
-    """NHS numbers and UK phone numbers, however their digits are spaced or split."""
+    """NHS numbers and UK phone numbers, however their digits are spaced or split; in the path of
+    a web address, only ten digits in one run (split digits there are a journal's ISSN and
+    volume, '2072-6643/14', or a page's date)."""
+    paths = _url_paths(view.text)
+    starts = [start for start, _ in paths]
     for chain in _NUMBER.finditer(view.text):
         found = chain.group()
         if len(found) < 10:
             continue
+        at = bisect.bisect_right(starts, chain.start()) - 1
+        in_path = at >= 0 and chain.end() <= paths[at][1]
         spans = [m.span() for m in _DIGITS.finditer(found)]
         groups = [found[s:e] for s, e in spans]
         for first, last, kind in _number_windows(groups, found.startswith("+")):
+            if in_path and last > first:
+                continue  # digits split by '-' or '/' in a web address: an ISSN and a volume
             begin = view.source(chain.start() + (spans[first][0] if first else 0))
             end = view.source(chain.start() + spans[last][1] - 1) + 1
             shown = _shown(text, begin, end)

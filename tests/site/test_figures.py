@@ -18,7 +18,8 @@ VOCAB = load_vocabularies()
 
 # internal unit ids, and the database-row shapes the issue saw ('141 count', '0.33 ratio')
 RAW_UNIT = re.compile(
-    r"rate-per-\d+|scale-points|percentage-points|mmol-mol|micrograms-per-m3|\bGBP\b"
+    r"rate-per-\d+|scale-points|percentage-points|mmol-mol|mmol-per-l|kg-per-m2|micrograms-per-m3"
+    r"|\bGBP\b"
     r"|\d (?:count|ratio|score|rank)\b|\((?:increase|decrease|no-change)\)"
 )
 

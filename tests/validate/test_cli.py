@@ -129,7 +129,8 @@ def test_new_scaffolds_a_file_that_fails_until_filled(tmp_path: Path) -> None:
     path = tmp_path / "warm-homes-for-people-with-copd.md"
     assert path.exists() and str(path) in out
     text = path.read_text()
-    assert 'ics: [devon]  # Devon: as named' in text and 'region: [south-west]  # South West' in text
+    assert "ics: [devon]  # Devon: as named" in text
+    assert "region: [south-west]  # South West" in text
     for heading in REQUIRED_SECTIONS:
         assert f"## {heading}" in text
     report = json.loads(run_cli(["validate", "--format", "json", str(path)], expect=1).stdout)

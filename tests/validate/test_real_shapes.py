@@ -111,6 +111,15 @@ def test_a_change_in_also_needs_the_level_it_moved_from(tmp_path: Path) -> None:
     assert problem.field == "outcomes[0].also" and "baseline" in problem.hint
 
 
+def test_a_bare_year_is_a_timeframe(tmp_path: Path) -> None:
+    """'timeframe: 2021' is read by YAML as a number; it is the year the figure covers."""
+    dated = outcome(timeframe=2021, direction="decrease")
+    result = only_outcome(check(tmp_path, base(outcomes=[dated])))
+    assert result.timeframe == "2021"
+    report = check(tmp_path, base(outcomes=[outcome(timeframe=12, direction="decrease")]))
+    assert any(p.field == "outcomes[0].timeframe" for p in report.errors)
+
+
 def test_a_baseline_belongs_to_a_level(tmp_path: Path) -> None:
     wrong = outcome(value=12, unit="count", measure="change", direction="decrease", baseline=20)
     assert ("baseline", "outcomes[0].baseline") in codes(check(tmp_path, base(outcomes=[wrong])))
@@ -158,7 +167,7 @@ def test_a_rate_names_its_population(tmp_path: Path) -> None:
     assert phrase(only_outcome(check(tmp_path, base(outcomes=[rate])))) == (
         "2,500 per 100,000 smokers"
     )
-    rate["unit"] = "percent"
+    rate["unit"] = "percentage-points"  # a change in a share: no population of its own
     assert ("denominator", "outcomes[0].denominator") in codes(
         check(tmp_path, base(outcomes=[rate]))
     )
@@ -167,7 +176,8 @@ def test_a_rate_names_its_population(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("unit", "expected"),
     [("mmHg", "down 5 mmHg"), ("kg", "down 5 kg"), ("mmol-mol", "down 5 mmol/mol"),
-     ("seconds", "down 5 seconds"), ("rank", "down 5 rank")],
+     ("seconds", "down 5 seconds"), ("rank", "down 5 rank"), ("kg-per-m2", "down 5 kg/m²"),
+     ("mmol-per-l", "down 5 mmol/L")],
 )
 def test_clinical_and_other_units(tmp_path: Path, unit: str, expected: str) -> None:
     figure = outcome(value=5, unit=unit, direction="decrease", kind="health")
@@ -413,6 +423,25 @@ def test_a_denominator_goes_with_a_rate_or_one_in(tmp_path: Path) -> None:
     figure = outcome(value=12, unit="people", measure="level", denominator="people tested")
     (problem,) = check(tmp_path, base(outcomes=[figure])).errors
     assert problem.field == "outcomes[0].denominator" and "one-in" in problem.hint
+
+
+def test_a_percentage_says_what_it_is_a_share_of(tmp_path: Path) -> None:
+    """In a testing cascade each percentage has its own base: 'denominator' names it."""
+    share = outcome(metric="people with active hepatitis C", value=17.4, unit="percent",
+                    measure="level", denominator="people tested")
+    count = outcome(metric="people with active hepatitis C", value=162, unit="people",
+                    measure="level")
+    count["also"] = [{"value": 17.4, "unit": "percent", "denominator": "people tested"}]
+    report = check(tmp_path, base(outcomes=[share, count]))
+    assert report.errors == []
+    first, second = report.entries[0].case.outcomes
+    vocab = load_vocabularies()
+    assert figure_sentence(first, vocab).startswith(
+        "People with active hepatitis C: 17.4% of people tested"
+    )
+    assert figure_sentence(second, vocab).startswith(
+        "162 people with active hepatitis C (17.4% of people tested)"
+    )
 
 
 @pytest.mark.parametrize(

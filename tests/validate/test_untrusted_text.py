@@ -74,6 +74,17 @@ def test_ten_digits_failing_the_check_digit_are_not_nhs_numbers(tmp_path: Path) 
     assert "personal-data" not in codes(check_body("Reference 943 476 5910.", tmp_path))
 
 
+def test_a_journals_issn_and_volume_in_a_web_address_are_no_nhs_number(tmp_path: Path) -> None:
+    """'2072-6643' and '14' pass the check digit together, but split digits in an address's path
+    are identifiers; in its query string, or as one run of ten, they are still found."""
+    url = "https://mdpi.com/2072-6643/14/15/3146"
+    assert "personal-data" not in codes(check_body(f"Read at {url}.", tmp_path))
+    assert "personal-data" not in codes(check_field(f"place: {url}", tmp_path))
+    assert "personal-data" in codes(check_body("Seen 2072-6643/14 at home.", tmp_path))
+    query = "https://example.org/p?id=2072-6643/14"
+    assert "personal-data" in codes(check_body(f"Read at {query}.", tmp_path))
+
+
 PERSONAL_EMAILS = [
     "sarah.health@gmail.com",
     "info@hotmail.co.uk",
