@@ -519,3 +519,35 @@ def test_search_form_fits_a_phone_screen(site: Site, browser: Any) -> None:
         assert len(overflow) == 2 and max(overflow) <= 0, overflow  # box and button inside
     finally:
         browser.set_window_size(size["width"], size["height"])
+
+
+def test_filters_fold_away_on_a_phone_unless_one_is_in_use(site: Site, browser: Any) -> None:
+    """On a phone the filters take one line, so the first result shows without scrolling."""
+    from selenium.webdriver.common.by import By
+
+    def first_result_top() -> float:
+        wait_for(browser, lambda d: d.execute_script("return window.kbSemanticSearch.renders > 0"))
+        first = browser.find_element(By.CSS_SELECTOR, "#kb-search-results > li")
+        return float(browser.execute_script("return arguments[0].getBoundingClientRect().top", first))
+
+    size = browser.get_window_size()
+    browser.set_window_size(390, 844)
+    try:
+        open_search(browser, site, "falls at home")
+        box = browser.find_element(By.ID, "kb-search-filter-box")
+        assert box.get_attribute("open") is None
+        assert not browser.find_element(By.ID, "kb-search-region").is_displayed()
+        assert first_result_top() < browser.execute_script("return window.innerHeight")
+        browser.find_element(By.ID, "kb-search-filter-summary").click()
+        assert browser.find_element(By.ID, "kb-search-region").is_displayed()
+        browser.get(site.url + "search/?q=falls+at+home&region=east-of-england")
+        wait_for(browser, lambda d: d.execute_script("return window.kbSemanticSearch?.ready"))
+        first_result_top()
+        box = browser.find_element(By.ID, "kb-search-filter-box")
+        assert box.get_attribute("open") is not None
+        summary = browser.find_element(By.ID, "kb-search-filter-summary").text
+        assert summary == "Filters (1 in use)"
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    open_search(browser, site, "falls at home")  # a wide screen shows them open
+    assert browser.find_element(By.ID, "kb-search-filter-box").get_attribute("open") is not None

@@ -6,6 +6,7 @@
 
 const HERE = new URL(".", import.meta.url);
 const DATA = new URL("../../semantic-search/", HERE);
+const NARROW = "(max-width: 44.9375em)"; // a phone: Material's small-screen breakpoint
 const CACHE = "kb-semantic-search";
 const FILTERS = [
   ["region", "Region"], ["tiers", "Prevention tier"], ["topics", "Topic"], ["meps", "MEPS"],
@@ -151,6 +152,8 @@ async function start(node) {
     }
     state.evidenceMin = Number(ui.evidence.value) || 0;
     writeState(state);
+    const inUse = Object.keys(state.facets).length + (state.evidenceMin ? 1 : 0);
+    ui.filterSummary.textContent = inUse ? `Filters (${inUse} in use)` : "Filters";
     if (!state.query) {
       ui.list.replaceChildren();
       ui.weak.replaceChildren();
@@ -214,11 +217,17 @@ function buildUi(node, state) {
   }
   filters.append(el("div", { class: "kb-search-filter" },
     el("label", { for: "kb-search-evidence", text: "Evidence (Nesta)" }), evidence));
+  // on a phone the filters fold away under one line, so the first result shows without scrolling;
+  // they stay open on a wide screen, and whenever one is in use
+  const filterSummary = el("summary", { id: "kb-search-filter-summary", class: "kb-search-filter-summary", text: "Filters" });
+  const filterBox = el("details", { id: "kb-search-filter-box", class: "kb-search-filter-box" }, filterSummary, filters);
+  const active = Object.keys(state.facets).length + (state.evidenceMin ? 1 : 0);
+  filterBox.open = active > 0 || !window.matchMedia(NARROW).matches;
   const form = el("form", { class: "kb-search-form", role: "search", "aria-label": "Case studies" },
     el("label", { for: "kb-search-query", text: "Search the case studies in your own words" }),
     el("div", { class: "kb-search-row" }, box, el("button", { type: "submit", class: "md-button md-button--primary", text: "Search" })),
     el("p", { id: "kb-search-hint", class: "kb-search-hint", text: "For example: kids going hungry, blood pressure checks in the community, A&E admissions avoided." }),
-    filters);
+    filterBox);
   const progress = el("progress", { id: "kb-search-progress", max: "100", value: "0", "aria-label": "Loading the search model" });
   const progressRow = el("div", { class: "kb-search-progress", hidden: true }, progress, el("span", { id: "kb-search-progress-text" }));
   const notice = el("p", { id: "kb-search-notice", class: "kb-search-notice", role: "status", hidden: true });
@@ -228,7 +237,7 @@ function buildUi(node, state) {
   const weakHeading = el("h2", { id: "kb-search-weak-heading", hidden: true, text: "Weaker matches" });
   const weak = el("ol", { id: "kb-search-weak", class: "kb-search-results kb-search-weak", "aria-labelledby": "kb-search-weak-heading" });
   node.replaceChildren(form, progressRow, notice, status, count, list, weakHeading, weak);
-  return { form, box, selects, evidence, progress, progressRow, notice, status, count, list, weak, weakHeading };
+  return { form, box, selects, evidence, filterSummary, progress, progressRow, notice, status, count, list, weak, weakHeading };
 }
 
 function fillFilters(ui, data, state) {
