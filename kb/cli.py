@@ -469,7 +469,7 @@ def _search_options(func: Any) -> Any:
 
 
 def _run_search(query: str | None, similar_to: str | None, options: dict[str, Any]) -> None:
-    from kb.search import Filters, find, format_rows
+    from kb.search import Filters, correction_note, find, format_rows
 
     as_json = options.pop("as_json")
     limit = options.pop("limit") or (5 if similar_to else 10)
@@ -494,9 +494,11 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
         limit=limit,
     )
     if as_json:
+        if found.corrected:
+            click.echo(f"note: {correction_note(found.corrected)}", err=True)
         click.echo(json.dumps(found.rows, indent=2, ensure_ascii=False))
     else:
-        click.echo(format_rows(found.rows, query, found.elsewhere))
+        click.echo(format_rows(found.rows, query, found.elsewhere, found.corrected))
 
 
 @main.command()

@@ -440,6 +440,13 @@ class OnnxEmbedder:
     def max_tokens(self) -> int:
         return self._max_tokens
 
+    def known_word(self, word: str) -> bool:
+        """Whether the query model's vocabulary holds this word whole (a word it knows, not one
+        it has to spell out in pieces)."""
+        if self._pieces is not None:
+            return self._pieces.normalize(word).strip() in self._pieces.vocab
+        return self._load_tokenizers().token_to_id(word.lower()) is not None
+
     def _load_tokenizers(self) -> Any:
         if self._tokenizer is None:
             self._tokenizer = _load_tokenizer(self._onnx_dir / TOKENIZER_FILE, self._max_tokens)

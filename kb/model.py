@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -143,7 +144,13 @@ def _year_text(value: Any) -> Any:
 
 
 # a period as the source states it: 'first year of the pilot', '2019/20', or a bare year
-Period = Annotated[str, BeforeValidator(_year_text)]
+Period = Annotated[
+    str,
+    BeforeValidator(_year_text),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1800, "maximum": 2200}]}
+    ),
+]
 
 
 def _figure_value_tag(value: Any) -> str:

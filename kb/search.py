@@ -14,7 +14,7 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,7 @@ import numpy as np
 from kb.errors import SearchError
 from kb.index import STORED_FACETS, SearchData
 from kb.passages import bm25_tokens, clean_markdown, new_stemmer, words_of
+from kb.spelling import Speller
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -39,6 +40,7 @@ __all__ = [
     "ResultIntent",
     "SearchHit",
     "Searcher",
+    "correction_note",
     "describe_hit",
     "find",
     "format_rows",
@@ -565,6 +567,12 @@ class Searcher:
         self._facet_column: dict[tuple[str, str], int] = {}
         self._outcomes: dict[tuple[str, ...], NDArray[np.float64]] = {}
         self._arrays: dict[str, NDArray[np.float64]] = {}
+        self._read: tuple[str | None, Any] = (None, None)
+        # query words the library lacks are read as the library word they are a slip for, where
+        # the query model can tell a slip from a real word it does not have
+        known = getattr(embedder, "known_word", None)
+        idf = dict(zip(self._vocab, (float(v) for v in self._idf), strict=True))
+        self._speller = Speller(idf, known) if callable(known) else None
 
     @classmethod
     def open(
@@ -614,8 +622,53 @@ class Searcher:
         return bm25_tokens(text, self._stemmer, self._stopwords)
 
     def _query_tokens(self, text: str) -> list[str]:
-        tokens = bm25_tokens(text, self._stemmer, self._query_stopwords)
-        return tokens or self._tokens(text)
+        return self._reading(text)[0]
+
+    def _reading(self, text: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        """A query's BM25 tokens, its words that the library lacks with the stem each is read as
+        (kb.spelling), and those stems by the stem they replace. Function words are left out,
+        unless the query has nothing else."""
+        if self._read[0] == text:
+            return self._read[1]
+        everything = words_of(text)
+        words = [w for w in everything if w not in self._query_stopwords]
+        words = words or [w for w in everything if w not in self._stopwords]
+        stems = list(self._stemmer.stemWords(words))
+        fixed = self._speller.correct_all(words, stems) if self._speller is not None else {}
+        by_stem = {s: fixed[w] for w, s in zip(words, stems, strict=True) if w in fixed}
+        reading = ([by_stem.get(s, s) for s in stems], fixed, by_stem)
+        self._read = (text, reading)
+        return reading
+
+    def corrections(self, query: str) -> dict[str, str]:
+        """The query's words that no case study has, each with the library's word it was read
+        as ('hypertention': 'hypertension'), spelled as the best case study spells it."""
+        _, fixed, _ = self._reading(query)
+        if not fixed:
+            return {}
+        out = {}
+        for word, stem in fixed.items():
+            out[word] = self._spelling_of(stem) or stem
+        return out
+
+    def _spelling_of(self, stem: str) -> str | None:
+        """A word of the library with this stem, from the first case study that has it."""
+        token = self._vocab.get(stem)
+        if token is None:
+            return None
+        bm25 = self.data.bm25
+        start, end = int(bm25["indptr"][token]), int(bm25["indptr"][token + 1])
+        if start == end:
+            return None
+        position = int(bm25["indices"][start:end].min())
+        case = self.cases[position]
+        texts = [case["title"], case["profile"]]
+        texts += [self.data.part_text(position, int(k))[1] for k in case["parts"]]
+        for text in texts:
+            for word in words_of(text):
+                if self._stemmer.stemWord(word) == stem:
+                    return word
+        return None
 
     def _bm25(self, tokens: Sequence[str]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         """BM25 score per case study, and its coverage of the query: the share of the query's
@@ -1082,7 +1135,8 @@ class Searcher:
             self._terms_by_word = {}
             for number, (_, _, stems) in enumerate(terms):
                 self._terms_by_word.setdefault(stems[0], []).append((number, stems))
-        words = self._tokens(query)
+        fixed = self._reading(query)[2]
+        words = [fixed.get(w, w) for w in self._tokens(query)]
         named = sorted(
             number
             for i, word in enumerate(words)
@@ -1238,6 +1292,7 @@ class Found:
 
     rows: list[dict[str, Any]]
     elsewhere: int = 0
+    corrected: dict[str, str] = field(default_factory=dict)  # a query word -> the word read
 
 
 def find(
@@ -1259,7 +1314,15 @@ def find(
     elsewhere = 0
     if filters is not None and not filters.is_empty() and all(h.weak for h in hits):
         elsewhere = searcher.good_matches(query or "", limit=limit)
-    return Found([describe_hit(hit, searcher) for hit in hits], elsewhere)
+    rows = [describe_hit(hit, searcher) for hit in hits]
+    return Found(rows, elsewhere, searcher.corrections(query or ""))
+
+
+def correction_note(corrected: Mapping[str, str]) -> str:
+    """'Read 'hypertention' as 'hypertension': no case study has 'hypertention'.'"""
+    pairs = [f"'{typed}' as '{read}'" for typed, read in corrected.items()]
+    typed = " or ".join(f"'{t}'" for t in corrected)
+    return f"Read {', '.join(pairs)}: no case study has {typed}."
 
 
 def _row_lines(number: int, row: Mapping[str, Any]) -> list[str]:
@@ -1286,19 +1349,22 @@ def _row_lines(number: int, row: Mapping[str, Any]) -> list[str]:
 
 
 def format_rows(
-    rows: Sequence[Mapping[str, Any]], query: str | None = None, elsewhere: int = 0
+    rows: Sequence[Mapping[str, Any]],
+    query: str | None = None,
+    elsewhere: int = 0,
+    corrected: Mapping[str, str] | None = None,
 ) -> str:
     """Results as text for people: title, where, tiers, score, and why each matched.
 
     Weak matches (below the relevance floor) are listed apart; when every match is weak, the
     text says so and suggests what to try, or, when the filters left out `elsewhere` good
-    matches, says that.
+    matches, says that. Query words read as another word (`corrected`) are named first.
     """
+    lines: list[str] = [correction_note(corrected), ""] if corrected else []
     if not rows:
-        return "No case studies match. Try other words or fewer filters."
+        return "\n".join([*lines, "No case studies match. Try other words or fewer filters."])
     strong = [r for r in rows if not r.get("weak")]
     weak = [r for r in rows if r.get("weak")]
-    lines: list[str] = []
     if not strong and elsewhere:
         lines += [
             "No good match" + (f" for '{query}'" if query else "") + " within your filters: "

@@ -506,6 +506,36 @@ def test_kids_going_hungry_puts_child_poverty_first(site: Site, browser: Any) ->
     assert CHILD_POVERTY in got["hits"][:3], got["hits"]
 
 
+def test_misspelt_words_are_read_as_kb_search_reads_them(site: Site, browser: Any) -> None:
+    """A word no case study has is read as the library word it is a slip for, in the site as in
+    kb search (kb.spelling), once the model can tell a slip from a word; the page says so."""
+    from selenium.webdriver.common.by import By
+
+    open_search(browser, site)
+    load_model(browser)
+    queries = [
+        "hypertention in the community", "lonelyness in older people", "alchohol harm",
+        "sucide prevention", "vacination uptake", "antimicrobial resistance",
+        "homelesness and hepatitis", "blood pressure",
+    ]
+    got = browser.execute_script(
+        "const r = window.kbSemanticSearch.ranker;"
+        "return arguments[0].map((q) => [r.queryTokens(q), r.corrections(q)]);",
+        queries,
+    )
+    expected = [[site.searcher._query_tokens(q), site.searcher.corrections(q)] for q in queries]
+    assert got == expected
+    assert expected[0][1] == {"hypertention": "hypertension"}
+    assert expected[5][1] == {} and expected[-1][1] == {}  # real words are left as they are
+    hits = site_search(browser, "hypertention")["hits"]
+    assert "dudley-hypertension-practice-pharmacists" in hits[:3], hits
+    note = browser.find_element(By.ID, "kb-search-corrected")
+    assert note.is_displayed()
+    assert note.text == "Read 'hypertention' as 'hypertension': no case study has 'hypertention'."
+    site_search(browser, "high blood pressure")
+    assert not note.is_displayed()
+
+
 def test_search_form_fits_a_phone_screen(site: Site, browser: Any) -> None:
     size = browser.get_window_size()
     browser.set_window_size(390, 844)
@@ -528,7 +558,8 @@ def test_filters_fold_away_on_a_phone_unless_one_is_in_use(site: Site, browser: 
     def first_result_top() -> float:
         wait_for(browser, lambda d: d.execute_script("return window.kbSemanticSearch.renders > 0"))
         first = browser.find_element(By.CSS_SELECTOR, "#kb-search-results > li")
-        return float(browser.execute_script("return arguments[0].getBoundingClientRect().top", first))
+        top = browser.execute_script("return arguments[0].getBoundingClientRect().top", first)
+        return float(top)
 
     size = browser.get_window_size()
     browser.set_window_size(390, 844)

@@ -232,12 +232,13 @@ function buildUi(node, state) {
   const progressRow = el("div", { class: "kb-search-progress", hidden: true }, progress, el("span", { id: "kb-search-progress-text" }));
   const notice = el("p", { id: "kb-search-notice", class: "kb-search-notice", role: "status", hidden: true });
   const status = el("p", { id: "kb-search-status", class: "kb-search-status" });
+  const corrected = el("p", { id: "kb-search-corrected", class: "kb-search-corrected", hidden: true });
   const count = el("p", { id: "kb-search-count", class: "kb-search-count", "aria-live": "polite" });
   const list = el("ol", { id: "kb-search-results", class: "kb-search-results" });
   const weakHeading = el("h2", { id: "kb-search-weak-heading", hidden: true, text: "Weaker matches" });
   const weak = el("ol", { id: "kb-search-weak", class: "kb-search-results kb-search-weak", "aria-labelledby": "kb-search-weak-heading" });
-  node.replaceChildren(form, progressRow, notice, status, count, list, weakHeading, weak);
-  return { form, box, selects, evidence, filterSummary, progress, progressRow, notice, status, count, list, weak, weakHeading };
+  node.replaceChildren(form, progressRow, notice, status, corrected, count, list, weakHeading, weak);
+  return { form, box, selects, evidence, filterSummary, progress, progressRow, notice, status, corrected, count, list, weak, weakHeading };
 }
 
 function fillFilters(ui, data, state) {
@@ -289,6 +290,7 @@ async function loadModel(data, ui, api, ranker) {
     ranker.setVectors(vectors);
     const { WordPiece } = await import("./kb-search/wordpiece.js");
     const tokenizer = new WordPiece(json(tokenizerBuffer), spec.maxTokens);
+    ranker.setKnownWords((word) => tokenizer.vocab.has(tokenizer.normalize(word).trim()));
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
     ort.env.wasm.wasmPaths = new URL(spec.runtimeDir, DATA).href;
@@ -332,6 +334,11 @@ async function loadModel(data, ui, api, ranker) {
 }
 
 function render(ui, data, ranker, hits, state, byMeaning, elsewhere = 0) {
+  const corrected = Object.entries(ranker.corrections(state.query));
+  ui.corrected.hidden = corrected.length === 0;
+  ui.corrected.textContent = corrected.length
+    ? `Read ${corrected.map(([typed, read]) => `'${typed}' as '${read}'`).join(", ")}: no case study has ${corrected.map(([typed]) => `'${typed}'`).join(" or ")}.`
+    : "";
   const strong = hits.filter((h) => !h.weak);
   const weak = hits.filter((h) => h.weak);
   ui.list.replaceChildren(...strong.map((h) => card(data, h)));

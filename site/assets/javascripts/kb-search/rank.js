@@ -25,6 +25,30 @@ export function cleanMarkdown(text) {
   return text.replace(MD_LINK, "$1").replace(MD_MARKS, " ").replace(/\s+/g, " ").trim();
 }
 
+const SPELL_MIN = 5; // kb.spelling.MIN_LENGTH
+
+// optimal string alignment distance, or limit + 1 once it must exceed limit (kb.spelling)
+export function editDistance(a, b, limit) {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let before = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, before[j - 2] + 1);
+      }
+      current.push(value);
+    }
+    if (Math.min(...current) > limit) return limit + 1;
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length];
+}
+
 export class Ranker {
   constructor(data, texts) {
     this.data = data;
@@ -42,6 +66,16 @@ export class Ranker {
     this.passages = data.passages;
     this.stems = new Map();
     this.outcomeCache = new Map();
+    this.known = null; // whether the query model knows a word whole (set with the model)
+    this.byLetter = null;
+    this.read = [null, null];
+  }
+
+  // query words the library lacks are read as the library word they are a slip for, once the
+  // query model's vocabulary can tell a slip from a real word (kb.spelling)
+  setKnownWords(known) {
+    this.known = known;
+    this.read = [null, null];
   }
 
   setBm25(buffer) {
@@ -96,8 +130,82 @@ export class Ranker {
   }
 
   queryTokens(text) {
-    const tokens = this.tokens(text, this.queryStopwords);
-    return tokens.length ? tokens : this.tokens(text);
+    return this.reading(text).tokens;
+  }
+
+  // a query's BM25 tokens, its words the library lacks with the stem each is read as, and those
+  // stems by the stem they replace (kb.search.Searcher._reading)
+  reading(text) {
+    if (this.read[0] === text) return this.read[1];
+    let lower = text.toLowerCase();
+    if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
+    const all = lower.match(WORD) || [];
+    let words = all.filter((w) => !this.queryStopwords.has(w));
+    if (!words.length) words = all.filter((w) => !this.stopwords.has(w));
+    const stems = words.map((w) => this.stemWord(w));
+    const fixed = {};
+    const byStem = new Map();
+    if (this.known) {
+      words.forEach((w, i) => {
+        const to = this.correct(w, stems[i]);
+        if (to !== null) { fixed[w] = to; byStem.set(stems[i], to); }
+      });
+    }
+    const reading = { tokens: stems.map((s) => byStem.get(s) || s), fixed, byStem };
+    this.read = [text, reading];
+    return reading;
+  }
+
+  // the query's words that no case study has, each with the library word it was read as, spelled
+  // as the first case study with it spells it (kb.search.Searcher.corrections)
+  corrections(text) {
+    const out = {};
+    for (const [word, to] of Object.entries(this.reading(text).fixed)) out[word] = this.spellingOf(to) || to;
+    return out;
+  }
+
+  spellingOf(stemmed) {
+    const id = this.vocab.get(stemmed);
+    if (id === undefined || this.indptr[id] === this.indptr[id + 1]) return null;
+    const docCase = this.data.bm25.docCase;
+    let position = Infinity;
+    for (let j = this.indptr[id]; j < this.indptr[id + 1]; j += 1) {
+      position = Math.min(position, docCase[this.indices[j]]);
+    }
+    const parts = this.texts[position] || {};
+    const order = ["-1", "-3", "-2", ...Object.keys(parts).filter((k) => Number(k) >= 0).sort((a, b) => a - b)];
+    const texts = [this.cases[position].title, ...order.filter((k) => parts[k]).map((k) => parts[k][1])];
+    for (const text of texts) {
+      let lower = text.toLowerCase();
+      if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
+      for (const word of lower.match(WORD) || []) if (this.stemWord(word) === stemmed) return word;
+    }
+    return null;
+  }
+
+  // the library stem a query stem is a slip for, or null (kb.spelling.Speller.correct)
+  correct(word, stem) {
+    if (this.vocab.has(stem) || stem.length < SPELL_MIN || /\d/.test(stem)) return null;
+    if (this.known(word)) return null;
+    if (!this.byLetter) {
+      this.byLetter = new Map();
+      for (const term of [...this.vocab.keys()].sort()) {
+        if (!term) continue;
+        if (!this.byLetter.has(term[0])) this.byLetter.set(term[0], []);
+        this.byLetter.get(term[0]).push(term);
+      }
+    }
+    const limit = stem.length < 8 ? 1 : 2;
+    let best = null;
+    for (const term of this.byLetter.get(stem[0]) || []) {
+      const d = editDistance(stem, term, limit);
+      if (d > limit) continue;
+      const idf = this.idf[this.vocab.get(term)];
+      if (!best || d < best[0] || (d === best[0] && (idf < best[1] || (idf === best[1] && term < best[2])))) {
+        best = [d, idf, term];
+      }
+    }
+    return best ? best[2] : null;
   }
 
   bm25(tokens) {
@@ -417,7 +525,8 @@ export class Ranker {
   }
 
   queryFacets(query) {
-    const words = this.tokens(query);
+    const { byStem } = this.reading(query);
+    const words = this.tokens(query).map((w) => byStem.get(w) || w);
     const found = {};
     for (const [name, id, stems] of this.data.queryTerms) {
       const n = stems.length;
