@@ -571,8 +571,7 @@ class Searcher:
         # query words the library lacks are read as the library word they are a slip for, where
         # the query model can tell a slip from a real word it does not have
         known = getattr(embedder, "known_word", None)
-        idf = dict(zip(self._vocab, (float(v) for v in self._idf), strict=True))
-        self._speller = Speller(idf, known) if callable(known) else None
+        self._speller = Speller(self._vocab, self._idf, known) if callable(known) else None
 
     @classmethod
     def open(

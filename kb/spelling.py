@@ -17,6 +17,7 @@ rule to the same vocabulary.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["MIN_LENGTH", "Speller", "edit_distance", "max_distance"]
 
@@ -50,22 +51,25 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 
 class Speller:
-    """Corrections of query stems against one BM25 vocabulary (stem -> its idf)."""
+    """Corrections of query stems against one BM25 vocabulary (stem -> its row in `idf`)."""
 
-    def __init__(self, idf: Mapping[str, float], known: Callable[[str], bool]) -> None:
+    def __init__(
+        self, vocab: Mapping[str, int], idf: Sequence[float] | Any, known: Callable[[str], bool]
+    ) -> None:
+        self._vocab = vocab
         self._idf = idf
         self._known = known
         self._by_letter: dict[str, list[str]] | None = None  # built on the first unknown stem
 
     def correct(self, word: str, stem: str) -> str | None:
         """The library stem that `stem` (of the query word `word`) is a slip for, or None."""
-        if stem in self._idf or len(stem) < MIN_LENGTH or any(c.isdigit() for c in stem):
+        if stem in self._vocab or len(stem) < MIN_LENGTH or any(c.isdigit() for c in stem):
             return None
         if self._known(word):
             return None
         if self._by_letter is None:
             self._by_letter = {}
-            for term in sorted(self._idf):
+            for term in sorted(self._vocab):
                 if term:
                     self._by_letter.setdefault(term[0], []).append(term)
         limit = max_distance(stem)
@@ -73,7 +77,7 @@ class Speller:
         for term in self._by_letter.get(stem[0], ()):
             distance = edit_distance(stem, term, limit)
             if distance <= limit:
-                key = (distance, self._idf[term], term)
+                key = (distance, float(self._idf[self._vocab[term]]), term)
                 if best is None or key < best:
                     best = key
         return None if best is None else best[2]

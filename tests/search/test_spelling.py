@@ -35,8 +35,13 @@ IDF = {"hypertens": 3.0, "hypotens": 5.0, "alcohol": 2.0, "regist": 2.5, "suicid
        "pressur": 2.0, "prevent": 1.0, "practic": 2.0, "practis": 2.0}  # fmt: skip
 
 
+def _speller(idf: dict[str, float], known: set[str] | None = None) -> Speller:
+    vocab = {term: row for row, term in enumerate(idf)}
+    return Speller(vocab, list(idf.values()), lambda word: word in (known or set()))
+
+
 def speller(known: set[str] | None = None) -> Speller:
-    return Speller(IDF, lambda word: word in (known or set()))
+    return _speller(IDF, known)
 
 
 def test_a_slip_is_read_as_the_nearest_library_word() -> None:
@@ -65,7 +70,7 @@ def test_the_nearest_then_the_commonest_then_the_first_in_order_wins() -> None:
     s = speller()
     # 'practiz' is one edit from both 'practic' and 'practis', of equal idf: alphabetical order
     assert s.correct("practize", "practiz") == "practic"
-    ranked = Speller({"pressur": 2.0, "pressus": 1.0}, lambda word: False)
+    ranked = _speller({"pressur": 2.0, "pressus": 1.0})
     assert ranked.correct("pressux", "pressux") == "pressus"  # the commoner of two at one edit
 
 
