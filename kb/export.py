@@ -123,7 +123,7 @@ def _case_row(entry: Entry) -> dict[str, Any]:
         "funding_amount_gbp": funding.amount_gbp if funding else None,
         "funding_recurrent": funding.recurrent if funding else None,
         "evidence_level": case.evidence.level,
-        "evidence_method": case.evidence.method,
+        "evidence_method": _join(case.evidence.method),
         "evidence_evaluator": case.evidence.evaluator,
         "outcomes_count": len(case.outcomes),
         "outcomes_note": case.outcomes_note,

@@ -663,6 +663,10 @@ EvidenceLevel = Annotated[
 ]
 
 
+# evidence methods that say there is none to name: they cannot stand beside another
+_METHODS_ALONE = frozenset({"not-stated", "none-yet"})
+
+
 class Evidence(_Strict):
     """How sure we are: the Nesta level and the method behind it."""
 
@@ -670,10 +674,26 @@ class Evidence(_Strict):
         description="Nesta Standards of Evidence level, 1 to 5, or not-assessed when the sources "
         "give too little to judge (say why in rationale.evidence)."
     )
-    method: VocabId("evidence_methods") = Field(  # type: ignore[valid-type]
-        description="How the evidence was gathered, e.g. before-and-after, comparison-group."
+    method: VocabList("evidence_methods", min_length=1) = Field(  # type: ignore[valid-type]
+        description="How the evidence was gathered, e.g. before-and-after, comparison-group; "
+        "a list where it was gathered in more than one way ([comparison-group, qualitative])."
     )
     evaluator: str | None = Field(None, description="Who evaluated it, if anyone.")
+
+    @model_validator(mode="after")
+    def _methods_agree(self) -> Evidence:
+        alone = [m for m in self.method if m in _METHODS_ALONE]
+        if alone and len(self.method) > 1:
+            raise PydanticCustomError(
+                "method",
+                "'{method}' says there is no method to name, so it goes alone",
+                {
+                    "method": alone[0],
+                    "field": "method",
+                    "hint": f"remove '{alone[0]}', or keep it and remove the other methods",
+                },
+            )
+        return self
 
     @property
     def rank(self) -> int:

@@ -160,7 +160,8 @@ def case_study_schema() -> dict[str, Any]:
     schema = CaseStudy.model_json_schema(mode="validation")
     _add_enums(schema)
     # a contributor may write one value where a list is expected; the schema says so too
-    for prop in schema.get("properties", {}).values():
+    nested = [d.get("properties", {}) for d in schema.get("$defs", {}).values()]
+    for prop in [p for props in (schema.get("properties", {}), *nested) for p in props.values()]:
         if prop.get("type") == "array" and "x-vocabulary" in prop:
             items = prop["items"]
             prop.pop("type")

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 from kb.figures import figure_sentence, format_amount
 from kb.passages import is_placeholder
-from kb.vocab import Vocabularies, Vocabulary
+from kb.vocab import Vocabularies, Vocabulary, in_sentence
 
 if TYPE_CHECKING:
     from kb.content import Entry
@@ -286,7 +286,9 @@ def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str,
     evidence = case.evidence
     level_label = vocab.evidence_levels.label(str(evidence.level))
     text = _md_link(level_label, here, CATALOGUE_PATH, {EVIDENCE.key: str(evidence.level)})
-    text += f" ({md_text(vocab.evidence_methods.label(evidence.method))}"
+    labels = [vocab.evidence_methods.label(m) for m in evidence.method]
+    methods = " and ".join([labels[0], *(in_sentence(label) for label in labels[1:])])
+    text += f" ({md_text(methods)}"
     if evidence.evaluator and not is_placeholder(evidence.evaluator):
         text += f"; evaluated by {md_text(evidence.evaluator)}"
     text += ")"

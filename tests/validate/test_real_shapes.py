@@ -228,6 +228,24 @@ def test_an_undated_source_with_the_day_it_was_read(tmp_path: Path) -> None:
     assert ("source-date", "sources[0]") in codes(warned)
 
 
+def test_evidence_gathered_in_more_than_one_way(tmp_path: Path) -> None:
+    """A comparison group and interviews: both methods are named, and the page says both."""
+    from kb.site import _facts_rows
+
+    both = {"level": 2, "method": ["comparison-group", "qualitative"]}
+    report = check(tmp_path, base(evidence=both))
+    assert report.errors == []
+    (entry,) = report.entries
+    assert entry.case.evidence.method == ["comparison-group", "qualitative"]
+    rows = dict(_facts_rows(entry, load_vocabularies(), "cases/example-case/"))
+    assert "(Comparison group and qualitative)" in rows["Evidence"]
+    one = check(tmp_path, base(evidence={"level": 2, "method": "comparison-group"}))
+    assert one.entries[0].case.evidence.method == ["comparison-group"]
+    mixed = check(tmp_path, base(evidence={"level": 2, "method": ["not-stated", "qualitative"]}))
+    (problem,) = mixed.errors
+    assert problem.field == "evidence.method" and "not-stated" in problem.message
+
+
 def test_an_unassessed_evidence_level(tmp_path: Path) -> None:
     report = check(tmp_path, base(evidence={"level": "not assessed", "method": "not-stated"}))
     assert report.errors == []
