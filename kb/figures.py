@@ -156,7 +156,8 @@ def format_outcome(outcome: Outcome, vocab: Vocabularies, *, status: bool = True
         text += _also(outcome, vocab)
     else:
         figure = format_figure(outcome, vocab)
-        text = f"{_LEVEL_WORDS[outcome.direction]} {figure}" if outcome.direction else figure
+        direction = outcome.direction if outcome.comparison is None else None  # not 'fell'
+        text = f"{_LEVEL_WORDS[direction]} {figure}" if direction else figure
     if status and outcome.status != "achieved":
         text += f" ({STATUS_WORDS[outcome.status]})"
     return text
@@ -363,11 +364,18 @@ def _timeframe(timeframe: str, metric: str, *, has_from: bool = False) -> str:
 
 
 def _also(figure: Figure, vocab: Vocabularies) -> str:
+    """' (25%)', ' (down 43%)', ' (comparison group: 11.2%)': the figure's other units and the
+    comparison group's level, in brackets."""
     also = getattr(figure, "also", [])
-    if not also:
-        return ""
     direction = getattr(figure, "direction", None)
-    return " (" + "; ".join(format_also(a, vocab, direction) for a in also) + ")"
+    parts = [format_also(a, vocab, direction) for a in also]
+    comparison = getattr(figure, "comparison", None)
+    if comparison is not None and figure.unit is not None:
+        # a rate's population is the same kind of people; a percentage's base is the figure's own
+        whom = figure.denominator if figure.unit in DENOMINATOR_UNITS else None
+        amount = format_amount(comparison, figure.unit, vocab, denominator=whom)
+        parts.append(f"comparison group: {amount}")
+    return " (" + "; ".join(parts) + ")" if parts else ""
 
 
 def _capital(text: str) -> str:
@@ -456,7 +464,7 @@ def _fallback(figure: Figure, metric: str, vocab: Vocabularies) -> str:
         word = "down" if direction == "decrease" else "up"
         return f"{_capital(metric)}: {word}{' by' if figure.qualifier else ''} {amount}"
     amount = _amount_words(figure, vocab)
-    if direction:
+    if direction and getattr(figure, "comparison", None) is None:  # 'lower' against a comparison
         verbs = _TARGET_LEVEL_VERBS if target else _LEVEL_VERBS
         amount = f"{verbs[direction]} {amount}"
     return f"{_capital(metric)}: {amount}"

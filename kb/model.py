@@ -527,6 +527,12 @@ class Outcome(Figure):
     baseline: Number | None = Field(
         None, description="The level before, in the same unit, for a level ('from 12% to 8.8%')."
     )
+    comparison: Number | None = Field(
+        None,
+        description="The comparison group's level over the same time, in the same unit, for a "
+        "level ('5.1% of births were preterm, against 11.2% with usual care'); say who the "
+        "group is in 'comparator'.",
+    )
     also: list[Amount] = Field(
         default_factory=list,
         description="The same result in other units, e.g. a percentage beside a count.",
@@ -574,7 +580,7 @@ class Outcome(Figure):
                     "direction",
                     "add direction: increase, decrease or no-change ('fewer evictions': decrease)",
                 )
-            for name in ("baseline", "also", "qualifier", "out_of"):
+            for name in ("baseline", "comparison", "also", "qualifier", "out_of"):
                 if getattr(self, name):
                     raise fail(
                         "missing_value",
@@ -631,6 +637,14 @@ class Outcome(Figure):
                 "'baseline' goes with measure: level",
                 "baseline",
                 "for 'from 12% to 8.8%' write value: 8.8, baseline: 12, measure: level",
+            )
+        if self.comparison is not None and self.measure != "level":
+            raise fail(
+                "comparison",
+                "'comparison' goes with measure: level",
+                "comparison",
+                "give the two groups' levels (value: 5.1, comparison: 11.2, measure: level) and "
+                "the difference in 'also' or 'note'; for two changes, give each in 'note'",
             )
         moved = self.baseline is not None and self.direction in ("increase", "decrease")
         if self.measure == "level" and not moved and any(a.measure == "change" for a in self.also):

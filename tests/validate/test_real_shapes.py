@@ -111,6 +111,21 @@ def test_a_change_in_also_needs_the_level_it_moved_from(tmp_path: Path) -> None:
     assert problem.field == "outcomes[0].also" and "baseline" in problem.hint
 
 
+def test_a_level_beside_the_comparison_groups_level(tmp_path: Path) -> None:
+    """'5.1% of births were preterm, against 11.2% with usual care': a trial's two arms. The
+    direction says which way it compares, so the figure does not read as having fallen."""
+    preterm = outcome(metric="births that were preterm", value=5.1, comparison=11.2,
+                      unit="percent", measure="level", direction="decrease")
+    result = only_outcome(check(tmp_path, base(outcomes=[preterm])))
+    assert phrase(result) == "5.1% (comparison group: 11.2%)"
+    assert figure_sentence(result, load_vocabularies(), timeframe=False) == (
+        "5.1% of births were preterm (comparison group: 11.2%)"
+    )
+    change = outcome(value=5, comparison=2, unit="percent", direction="decrease")
+    (problem,) = check(tmp_path, base(outcomes=[change])).errors
+    assert problem.field == "outcomes[0].comparison" and "measure: level" in problem.message
+
+
 def test_a_bare_year_is_a_timeframe(tmp_path: Path) -> None:
     """'timeframe: 2021' is read by YAML as a number; it is the year the figure covers."""
     dated = outcome(timeframe=2021, direction="decrease")
