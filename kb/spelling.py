@@ -59,7 +59,8 @@ class Speller:
         self._vocab = vocab
         self._idf = idf
         self._known = known
-        self._by_letter: dict[str, list[str]] | None = None  # built on the first unknown stem
+        # library stems by first letter and length, built on the first unknown stem
+        self._by_start: dict[tuple[str, int], list[str]] | None = None
 
     def correct(self, word: str, stem: str) -> str | None:
         """The library stem that `stem` (of the query word `word`) is a slip for, or None."""
@@ -67,14 +68,15 @@ class Speller:
             return None
         if self._known(word):
             return None
-        if self._by_letter is None:
-            self._by_letter = {}
-            for term in sorted(self._vocab):
+        if self._by_start is None:
+            self._by_start = {}
+            for term in self._vocab:
                 if term:
-                    self._by_letter.setdefault(term[0], []).append(term)
+                    self._by_start.setdefault((term[0], len(term)), []).append(term)
         limit = max_distance(stem)
         best: tuple[int, float, str] | None = None
-        for term in self._by_letter.get(stem[0], ()):
+        near = range(len(stem) - limit, len(stem) + limit + 1)
+        for term in (t for n in near for t in self._by_start.get((stem[0], n), ())):
             distance = edit_distance(stem, term, limit)
             if distance <= limit:
                 key = (distance, float(self._idf[self._vocab[term]]), term)
