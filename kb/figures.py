@@ -132,7 +132,7 @@ def format_figure(figure: Figure, vocab: Vocabularies) -> str:
 
 
 def format_outcome(outcome: Outcome, vocab: Vocabularies, *, status: bool = True) -> str:
-    """An outcome's figure with which way it went: 'down 32%', 'fell to 8.8% (from 12%)'.
+    """An outcome's figure with which way it went: 'down 32%', 'fell from 12% to 8.8%'.
 
     With `status`, estimates and targets say so in words: 'down 141 (estimate)'.
     """

@@ -53,7 +53,7 @@ WINDOW_OVERLAP = 32
 PREFIX_ALLOWANCE = 24  # tokens kept free for the "title - heading:" prefix of each window
 # How outcomes read as sentences (kb.figures.figure_sentence), which passages and the search file
 # hold: a change to that wording must change this, so that indexes rebuild what they store.
-FIGURE_WORDING = "figures-v2-ratio-times"
+FIGURE_WORDING = "figures-v3-comparison-share-of"
 _SECTION_START = re.compile(r"^##(?!#)")
 
 # a word for BM25 and for explanations: two or more word characters (see `words_of`)

@@ -641,7 +641,7 @@ class Searcher:
 
     def corrections(self, query: str) -> dict[str, str]:
         """The query's words that no case study has, each with the library's word it was read
-        as ('hypertention': 'hypertension'), spelled as the best case study spells it."""
+        as ('hypertention': 'hypertension'), spelled as the first case study with it spells it."""
         _, fixed, _ = self._reading(query)
         if not fixed:
             return {}
