@@ -208,9 +208,15 @@ def export(fmt: str, output: Path | None, force: bool) -> None:
     help="File id (default: made from the title; a title too long for an 80-character id "
     "gives its first main words).",
 )
-@click.option("--summary", default="", help="One or two sentences.")
 @click.option(
-    "--ics", "ics", multiple=True, help="The ICS, as named when the work ran (repeatable)."
+    "--summary", default="", help="One or two sentences (optional: the file says TODO until given)."
+)
+@click.option(
+    "--ics",
+    "ics",
+    multiple=True,
+    help="The ICS, as named when the work ran; for work begun before July 2022, the ICS that "
+    "covers the place (repeatable).",
 )
 @click.option(
     "--region",
