@@ -661,8 +661,7 @@ class Searcher:
             return None
         position = int(bm25["indices"][start:end].min())
         case = self.cases[position]
-        texts = [case["title"], case["profile"]]
-        texts += [self.data.part_text(position, int(k))[1] for k in case["parts"]]
+        texts = [case["title"], *(self.data.part_text(position, int(k))[1] for k in case["parts"])]
         for text in texts:
             for word in words_of(text):
                 if self._stemmer.stemWord(word) == stem:

@@ -67,7 +67,7 @@ export class Ranker {
     this.stems = new Map();
     this.outcomeCache = new Map();
     this.known = null; // whether the query model knows a word whole (set with the model)
-    this.byLetter = null;
+    this.byStart = null;
     this.read = [null, null];
   }
 
@@ -122,11 +122,15 @@ export class Ranker {
     return found;
   }
 
-  tokens(text, stopwords = this.stopwords) {
+  // the lower-cased words of a text, 'A&E' as 'ae' (kb.passages.words_of)
+  static words(text) {
     let lower = text.toLowerCase();
     if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
-    const words = lower.match(WORD) || [];
-    return words.filter((w) => !stopwords.has(w)).map((w) => this.stemWord(w));
+    return lower.match(WORD) || [];
+  }
+
+  tokens(text, stopwords = this.stopwords) {
+    return Ranker.words(text).filter((w) => !stopwords.has(w)).map((w) => this.stemWord(w));
   }
 
   queryTokens(text) {
@@ -137,9 +141,7 @@ export class Ranker {
   // stems by the stem they replace (kb.search.Searcher._reading)
   reading(text) {
     if (this.read[0] === text) return this.read[1];
-    let lower = text.toLowerCase();
-    if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
-    const all = lower.match(WORD) || [];
+    const all = Ranker.words(text);
     let words = all.filter((w) => !this.queryStopwords.has(w));
     if (!words.length) words = all.filter((w) => !this.stopwords.has(w));
     const stems = words.map((w) => this.stemWord(w));
@@ -176,9 +178,7 @@ export class Ranker {
     const order = ["-1", "-3", "-2", ...Object.keys(parts).filter((k) => Number(k) >= 0).sort((a, b) => a - b)];
     const texts = [this.cases[position].title, ...order.filter((k) => parts[k]).map((k) => parts[k][1])];
     for (const text of texts) {
-      let lower = text.toLowerCase();
-      if (lower.includes("&")) lower = lower.replace(LETTER_AND_LETTER, "$1$2");
-      for (const word of lower.match(WORD) || []) if (this.stemWord(word) === stemmed) return word;
+      for (const word of Ranker.words(text)) if (this.stemWord(word) === stemmed) return word;
     }
     return null;
   }
@@ -187,17 +187,22 @@ export class Ranker {
   correct(word, stem) {
     if (this.vocab.has(stem) || stem.length < SPELL_MIN || /\d/.test(stem)) return null;
     if (this.known(word)) return null;
-    if (!this.byLetter) {
-      this.byLetter = new Map();
-      for (const term of [...this.vocab.keys()].sort()) {
+    if (!this.byStart) { // library stems by first letter and length
+      this.byStart = new Map();
+      for (const term of this.vocab.keys()) {
         if (!term) continue;
-        if (!this.byLetter.has(term[0])) this.byLetter.set(term[0], []);
-        this.byLetter.get(term[0]).push(term);
+        const key = `${term[0]}${term.length}`;
+        if (!this.byStart.has(key)) this.byStart.set(key, []);
+        this.byStart.get(key).push(term);
       }
     }
     const limit = stem.length < 8 ? 1 : 2;
+    const near = [];
+    for (let n = stem.length - limit; n <= stem.length + limit; n += 1) {
+      near.push(...(this.byStart.get(`${stem[0]}${n}`) || []));
+    }
     let best = null;
-    for (const term of this.byLetter.get(stem[0]) || []) {
+    for (const term of near) {
       const d = editDistance(stem, term, limit);
       if (d > limit) continue;
       const idf = this.idf[this.vocab.get(term)];
