@@ -44,6 +44,7 @@ browser-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench
+	$(BIN)/lint-imports --no-cache
 
 types: $(STAMP)
 	$(BIN)/mypy

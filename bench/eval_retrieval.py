@@ -6,8 +6,9 @@ Builds (or updates) an index of content/ in a temporary cache with the packaged 
 nDCG@10, recall@5 (grade 2) and MRR over tests/eval/queries.yml, for its tuning half and its test
 half separately. `--all` also prints every fusion and likeness variant, on the tuning half only:
 choose on the tuning half; the test half is read only to report. `--passages` builds an index
-per passage scheme (kb.passages.PassageScheme) and prints each on the tuning half (the ablation
-behind kb.passages.SCHEME). `--floor` prints, on the tuning half, how the relevance floor
+per passage scheme (kb.index.passages.PassageScheme) and prints each on the tuning half (the
+ablation
+behind kb.index.passages.SCHEME). `--floor` prints, on the tuning half, how the relevance floor
 separates judged-relevant hits from the rest and what the no-match queries get.
 """
 
@@ -24,11 +25,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import kb.passages  # noqa: E402
-from kb.index import update_index  # noqa: E402
-from kb.library import load_library  # noqa: E402
-from kb.passages import PassageScheme  # noqa: E402
-from kb.search import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness, Searcher, _top  # noqa: E402
+import kb.index.passages
+from kb.check.library import load_library
+from kb.index.build import update_index
+from kb.index.passages import PassageScheme
+from kb.search.params import DEFAULT_FUSION, DEFAULT_LIKENESS, Fusion, Likeness
+from kb.search.searcher import Searcher, _top
 from tests.eval.retrieval import (  # noqa: E402
     SPLITS,
     evaluate,
@@ -192,10 +194,10 @@ def compare_passages(entries: list[Any], cache_root: Path | None) -> int:
     tune = load_queries(split="tune")
     print(f"passage schemes, tuning half only ({len(tune)} queries); nDCG@10 / R@5 (2)")
     print(f"{'scheme':<44} {'dense':>13} {'hybrid':>13} {'passages':>9}")
-    chosen = kb.passages.SCHEME
+    chosen = kb.index.passages.SCHEME
     try:
         for n, (name, scheme) in enumerate(PASSAGE_SCHEMES.items()):
-            kb.passages.SCHEME = scheme
+            kb.index.passages.SCHEME = scheme
             cache = root / f"scheme-{n}"
             report = update_index(entries, cache)
             searcher = Searcher.open(cache, entries)
@@ -206,8 +208,8 @@ def compare_passages(entries: list[Any], cache_root: Path | None) -> int:
             mark = " *" if scheme == chosen else ""
             print(f"{name + mark:<44} {cells[0]:>13} {cells[1]:>13} {report.passages:>9}")
     finally:
-        kb.passages.SCHEME = chosen
-    print("* the scheme in use (kb.passages.SCHEME)")
+        kb.index.passages.SCHEME = chosen
+    print("* the scheme in use (kb.index.passages.SCHEME)")
     return 0
 
 

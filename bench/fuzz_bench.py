@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.validate import validate_file  # noqa: E402
+from kb.check.validate import validate_file
 from tests.validate.mutations import case_files, mutate  # noqa: E402
 
 SLOW_S = 2.0

@@ -3,7 +3,8 @@
     python bench/generate.py OUT_DIR -n 1000 [--seed 0]     # writes OUT_DIR/<id>.md files
 
 From Python: `write_library(out_dir, n, seed)` writes files; `generate_entries(n, seed)` returns
-`kb.content.Entry` objects without touching the disk (the same text a written file would hold).
+`kb.format.content.Entry` objects without touching the disk (the same text a written file would
+hold).
 The text is built from themed phrase banks, so it varies between cases and across sections, and a
 share of sections is long enough to exceed the model's 256 tokens. It is not real evidence.
 """
@@ -20,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from kb.content import REQUIRED_SECTIONS, Entry, split_sections
-from kb.model import CaseStudy
-from kb.vocab import load_vocabularies
+from kb.format.content import REQUIRED_SECTIONS, Entry, split_sections
+from kb.format.model import CaseStudy
+from kb.format.vocab import load_vocabularies
 
 __all__ = ["generate_case", "generate_entries", "render_case", "write_library"]
 

@@ -18,8 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.content import load_library  # noqa: E402
-from kb.duplicates import (  # noqa: E402
+from kb.check.library import load_library
+from kb.index.embed import SentenceTransformerEmbedder
+from kb.tools.duplicates import (
     FIGURES_SHARED,
     READS_ALIKE,
     READS_THE_SAME,
@@ -27,7 +28,6 @@ from kb.duplicates import (  # noqa: E402
     description,
     near_duplicates,
 )
-from kb.embed import SentenceTransformerEmbedder  # noqa: E402
 
 PARAPHRASES = {
     "leeds-community-lung-screening": "leeds-lung-health-check",

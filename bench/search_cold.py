@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from kb.content import load_library  # noqa: E402
-from kb.index import update_index  # noqa: E402
+from kb.check.library import load_library
+from kb.index.build import update_index
 
 QUERY = "who else has stopped older people falling at home"
 
 TORCH_SEARCH = """
 import sys
 from pathlib import Path
-from kb.content import load_library
-from kb.embed import SentenceTransformerEmbedder
-from kb.search import Searcher
+from kb.check.library import load_library
+from kb.index.embed import SentenceTransformerEmbedder
+from kb.search.searcher import Searcher
 entries = load_library(Path(sys.argv[1]))
 searcher = Searcher.open(Path(sys.argv[2]), entries, embedder=SentenceTransformerEmbedder())
 for hit in searcher.search(sys.argv[3], limit=10):

@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from generate import generate_entries  # noqa: E402
 
-from kb.content import Entry, Section  # noqa: E402
-from kb.index import update_index  # noqa: E402
-from kb.search import Filters, Searcher  # noqa: E402
+from kb.format.content import Entry, Section
+from kb.index.build import update_index
+from kb.search.filters import Filters
+from kb.search.searcher import Searcher
 
 QUERIES = [
     "who else has stopped older people falling at home",
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = None
     if args.fake:
-        from kb.embed import HashingEmbedder
+        from kb.index.embed import HashingEmbedder
 
         embedder = HashingEmbedder()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="kb-scale-"))
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(+{rss_mb() - before:.0f} MB); cache on disk {folder_mb(cache):.0f} MB")
 
     if args.fake and args.onnx:
-        from kb.embed import OnnxEmbedder
+        from kb.index.embed import OnnxEmbedder
 
         searcher.embedder = OnnxEmbedder(args.onnx)
         print(f"queries embedded by the ONNX model in {args.onnx}")

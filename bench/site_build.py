@@ -61,8 +61,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="build here and keep it")
     args = parser.parse_args()
 
-    from kb.embed import HashingEmbedder
-    from kb.mkdocs_plugin import build_site
+    from kb.index.embed import HashingEmbedder
+    from kb.publish.plugin import build_site
 
     with tempfile.TemporaryDirectory() as folder:
         work = args.keep or Path(folder)

@@ -57,7 +57,7 @@ class _Counting(QuietHandler):
 
 
 def _build(content: Path, cache: Path, site: Path, embedder: Any = None) -> None:
-    from kb import mkdocs_plugin
+    from kb.publish import plugin as mkdocs_plugin
     from kb.settings import Settings
 
     settings = Settings(content_dir=content, cache_dir=cache, site_dir=site, model=None)
@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cases > 0:
             from generate import write_library
 
-            from kb.embed import HashingEmbedder
-            from kb.index import INDEX_DIR, ONNX_DIR
+            from kb.index.embed import HashingEmbedder
+            from kb.index.layout import INDEX_DIR, ONNX_DIR
 
             content = work / "generated"
             write_library(content, args.cases, 0)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import write_library  # noqa: E402
 
-from kb.validate import validate_paths  # noqa: E402
+from kb.check.validate import validate_paths
 
 
 def main() -> None:

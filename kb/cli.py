@@ -68,7 +68,8 @@ def _settings() -> Any:
 
 def _check_output(path: Path, **rules: Any) -> None:
     """Refuse an -o path before any slow work: a usage error (exit 2) with the reason."""
-    from kb.paths import OutputError, check_output
+    from kb.errors import OutputError
+    from kb.paths import check_output
 
     try:
         check_output(path, **rules)
@@ -104,8 +105,8 @@ def validate(
 
     Exit 0 when valid (warnings allowed), 1 when any file is invalid, 2 on a usage error.
     """
-    from kb.report import render
-    from kb.validate import validate_paths
+    from kb.check.report import render
+    from kb.check.validate import validate_paths
 
     if changed:
         report = _validate_changed(paths, base)
@@ -133,9 +134,9 @@ def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | Non
     `not_compared`. Exit 0 (warnings only), 1 when a given file is invalid (it is still compared
     if it reads as a case study).
     """
-    from kb.duplicates import check_files
-    from kb.embed import embedder_for
-    from kb.report import render
+    from kb.check.report import render
+    from kb.index.embed import embedder_for
+    from kb.tools.duplicates import check_files
 
     settings = _settings()
     targets = _changed_files(paths, base) if changed else list(paths)
@@ -158,7 +159,7 @@ def duplicates(paths: tuple[Path, ...], fmt: str, changed: bool, base: str | Non
 
 def _changed_files(paths: tuple[Path, ...], base: str | None) -> list[Path]:
     """Case-study files changed since BASE under PATHS (default: the content folder)."""
-    from kb.gitdiff import changed_files
+    from kb.check.gitdiff import changed_files
 
     files = changed_files(base, list(paths) or [_settings().content_dir], Path.cwd())
     if not files:
@@ -167,7 +168,7 @@ def _changed_files(paths: tuple[Path, ...], base: str | None) -> list[Path]:
 
 
 def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
-    from kb.review import validate_changed
+    from kb.check.changed import validate_changed
 
     return validate_changed(_changed_files(paths, base), Path(_settings().content_dir))
 
@@ -184,9 +185,9 @@ def _validate_changed(paths: tuple[Path, ...], base: str | None) -> Any:
 @_output_options("Write to this file instead of standard output.")
 def export(fmt: str, output: Path | None, force: bool) -> None:
     """Every case study and every outcome, one row each, for analysts (CSV or JSON)."""
-    from kb.content import load_library
-    from kb.export import render_export
+    from kb.check.library import load_library
     from kb.paths import write_output
+    from kb.tools.export import render_export
 
     rules: dict[str, Any] = {"overwrite": force, "protect": [_content_dir()]}
     if output is not None:
@@ -251,7 +252,7 @@ def new(
     interactive: bool | None,
 ) -> None:
     """Start a new case study with the required fields and sections. Never overwrites a file."""
-    from kb.scaffold import NewCase, title_id, write_new_case
+    from kb.tools.scaffold import NewCase, title_id, write_new_case
 
     ask = sys.stdin.isatty() if interactive is None else interactive
     if ask:
@@ -298,7 +299,7 @@ def new(
 
 
 _NEW_QUESTIONS = (
-    # (answer, prompt, kind checked by kb.scaffold.check_answer or None)
+    # (answer, prompt, kind checked by kb.tools.scaffold.check_answer or None)
     ("title", "Title", "title"),
     ("id", "File id", "id"),
     ("summary", "One-sentence summary", None),
@@ -312,7 +313,7 @@ _NEW_QUESTIONS = (
 def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
     """Ask `kb new`'s questions one by one; a bad answer is asked again, the others are kept."""
     from kb.errors import ScaffoldError
-    from kb.scaffold import check_answer, title_id
+    from kb.tools.scaffold import check_answer, title_id
 
     answers: dict[str, str] = {}
     for key, prompt, kind in _NEW_QUESTIONS:
@@ -352,7 +353,7 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
             prompt, default=value, show_default=bool(value), value_proc=check
         )
     if answers["ics"] and answers["region"]:
-        from kb.scaffold import match_regions
+        from kb.tools.scaffold import match_regions
 
         regions, note = match_regions(answers["ics"].split(","), answers["region"].split(","))
         if note:
@@ -368,8 +369,8 @@ def _ask_new_case(given: dict[str, str], content_dir: Path) -> dict[str, str]:
 )
 def schema(output: Path | None, force: bool) -> None:
     """Print the JSON Schema of the front-matter, for editors with a YAML language server."""
+    from kb.format.schema import case_study_schema
     from kb.paths import write_output
-    from kb.schema import case_study_schema
 
     text = json.dumps(case_study_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
@@ -387,7 +388,7 @@ def schema(output: Path | None, force: bool) -> None:
 
 def _is_schema(head: bytes) -> bool:
     """Whether a file's text is an earlier `kb schema` output, which regenerating may replace."""
-    from kb.schema import SCHEMA_ID
+    from kb.format.schema import SCHEMA_ID
 
     try:
         data = json.loads(head.decode("utf-8"))
@@ -475,7 +476,8 @@ def _search_options(func: Any) -> Any:
 
 
 def _run_search(query: str | None, similar_to: str | None, options: dict[str, Any]) -> None:
-    from kb.search import Filters, correction_note, find, format_rows
+    from kb.search.filters import Filters
+    from kb.search.output import correction_note, find, format_rows
 
     as_json = options.pop("as_json")
     limit = options.pop("limit") or (5 if similar_to else 10)
@@ -517,7 +519,7 @@ def _run_search(query: str | None, similar_to: str | None, options: dict[str, An
 @click.option("--rebuild", is_flag=True, help="Embed every case study again.")
 def index(model: str | None, rebuild: bool) -> None:
     """Build or update the search index (only new or changed case studies are embedded)."""
-    from kb.index import index_library
+    from kb.index.build import index_library
 
     settings = _settings()
     bar: Any = None
@@ -557,7 +559,7 @@ def search(query: str, **options: Any) -> None:
 
     Results are ranked by meaning and by words (hybrid), after filters. Run `kb index` first.
     """
-    from kb.index import no_cycle_collection
+    from kb.index.storage import no_cycle_collection
 
     with no_cycle_collection():  # a one-off process: collecting cycles as it loads costs time
         _run_search(query, None, options)
@@ -568,7 +570,7 @@ def search(query: str, **options: Any) -> None:
 @_search_options
 def similar(case_id: str, **options: Any) -> None:
     """Case studies most like the one with this id (more like this)."""
-    from kb.index import no_cycle_collection
+    from kb.index.storage import no_cycle_collection
 
     with no_cycle_collection():
         _run_search(None, case_id, options)
@@ -625,10 +627,11 @@ def pack(
     For facilitators, e.g. kb pack "falls and frailty" --participant "Norfolk and Waveney"
     --cases 4 --minutes 90 --format html -o pack.html
     """
-    from kb.content import load_library
+    from kb.check.library import load_library
     from kb.paths import write_output
-    from kb.search import Filters, Searcher
-    from kb.session import PackRequest, make_pack
+    from kb.search.filters import Filters
+    from kb.search.searcher import Searcher
+    from kb.tools.pack import PackRequest, make_pack
 
     rules: dict[str, Any] = {"overwrite": force, "protect": [_content_dir()]}
     if output is not None:
@@ -666,8 +669,8 @@ def stats(fmt: str) -> None:
 
     Values below the library's target are marked thin. Exit 0 either way.
     """
-    from kb.content import load_library
-    from kb.stats import coverage, render_text
+    from kb.check.library import load_library
+    from kb.tools.stats import coverage, render_text
 
     report = coverage(load_library(_settings().content_dir))
     if fmt == "json":
@@ -686,7 +689,12 @@ def vocab(field: str | None) -> None:
     """
     from dataclasses import fields
 
-    from kb.vocab import Vocabularies, field_vocabularies, load_vocabularies, vocabularies_named
+    from kb.format.vocab import (
+        Vocabularies,
+        field_vocabularies,
+        load_vocabularies,
+        vocabularies_named,
+    )
 
     names = ", ".join(f.name for f in fields(Vocabularies))
     keys = ", ".join(field_vocabularies())
@@ -730,7 +738,7 @@ def build(strict: bool, site_dir: Path | None) -> None:
     from dataclasses import replace
 
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from kb.mkdocs_plugin import build_site
+    from kb.publish.plugin import build_site
 
     settings = _settings()
     if site_dir is not None:
@@ -756,7 +764,7 @@ def serve(port: int, strict: bool) -> None:
     import logging
 
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from kb.mkdocs_plugin import serve_site
+    from kb.publish.plugin import serve_site
 
     mkdocs_log = logging.getLogger("mkdocs")
     if not any(h.get_name() == "kb-serve" for h in mkdocs_log.handlers):

@@ -19,11 +19,10 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kb.errors import KbError
+from kb.errors import OutputError
 
 __all__ = [
     "SITE_MARKER",
-    "OutputError",
     "check_output",
     "check_site_dir",
     "mark_site_dir",
@@ -38,10 +37,6 @@ _MARKER_TEXT = (
 _PEEK_BYTES = 4 * 1024 * 1024  # how much of an existing output is read to recognise it
 
 Replaceable = Callable[[bytes], bool]
-
-
-class OutputError(KbError):
-    """An output path cannot be written without losing or leaking something."""
 
 
 def _resolved(path: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.model import REASONED_FIELDS
+from kb.format.model import REASONED_FIELDS
 from tests.conftest import ROOT, run_cli
 
 
@@ -150,7 +150,7 @@ def test_new_asks_for_the_id_when_the_title_is_too_long_for_one(tmp_path: Path) 
 def test_the_id_made_from_a_title_is_information_not_output(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from kb.scaffold import ID_MAX, title_id
+    from kb.tools.scaffold import ID_MAX, title_id
 
     made = title_id(LONG_TITLE)
     assert (made.id, made.shortened, made.length) == (CUT_ID, True, 119)
@@ -189,7 +189,7 @@ def _fill(text: str) -> str:
 def test_new_shows_the_fields_case_studies_use_and_they_validate_once_filled(
     tmp_path: Path,
 ) -> None:
-    from kb.validate import validate_paths
+    from kb.check.validate import validate_paths
 
     where = ["--content-dir", str(tmp_path), "--no-interactive", "--tier", "secondary"]
     run_cli(["new", "--title", "Health checks", "--ics", "South Yorkshire", *where])

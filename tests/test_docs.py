@@ -33,8 +33,8 @@ GUIDES = ("CONTRIBUTING.md", "site/contributing.md")
 
 @pytest.mark.parametrize("guide", GUIDES)
 def test_the_guides_say_which_fields_take_not_stated_as_the_format_does(guide: str) -> None:
-    from kb.model import ContextFigure, Outcome
-    from kb.validate import NOT_STATED_FIELDS
+    from kb.check.rules import NOT_STATED_FIELDS
+    from kb.format.model import ContextFigure, Outcome
 
     text = " ".join((ROOT / guide).read_text(encoding="utf-8").split())
     for _, name in NOT_STATED_FIELDS:
@@ -56,7 +56,7 @@ def test_the_guides_say_html_comments_are_never_published(guide: str) -> None:
 
 
 def test_the_validator_hints_agree_with_the_guides(tmp_path: Path) -> None:
-    from kb.validate import validate_paths
+    from kb.check.validate import validate_paths
 
     text = (ROOT / "content" / "norfolk-falls-prevention.md").read_text(encoding="utf-8")
     text = text.replace("place: Norfolk\n", "place:\n", 1)

@@ -7,8 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from kb.content import load_library
-from kb.export import COLUMNS, export_rows, render_export
+from kb.check.library import load_library
+from kb.tools.export import COLUMNS, export_rows, render_export
 from tests.conftest import ROOT, run_cli
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kb.model import CaseStudy, Evidence, Outcome, Source
-from kb.schema import field_docs
-from kb.site import expand_markers
-from kb.vocab import load_vocabularies
+from kb.format.model import CaseStudy, Evidence, Outcome, Source
+from kb.format.schema import field_docs
+from kb.format.vocab import load_vocabularies
+from kb.publish.pages import expand_markers
 from tests.conftest import ROOT
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from kb.paths import OutputError, check_output, write_output
+from kb.errors import OutputError
+from kb.paths import check_output, write_output
 from tests.conftest import run_cli
 
 

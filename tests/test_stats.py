@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kb.content import load_library
-from kb.stats import coverage
+from kb.check.library import load_library
+from kb.tools.stats import coverage
 from tests.conftest import ROOT, run_cli
 
 FIXTURES = ROOT / "tests" / "site" / "data" / "content"

@@ -277,8 +277,8 @@ def _free_port() -> int:
 SERVE = """
 import sys
 from pathlib import Path
-from kb.embed import HashingEmbedder
-from kb.mkdocs_plugin import serve_site
+from kb.index.embed import HashingEmbedder
+from kb.publish.plugin import serve_site
 from kb.settings import Settings
 content, cache, port, config = sys.argv[1:5]
 settings = Settings(Path(content), Path(cache), Path(cache) / "site", None)

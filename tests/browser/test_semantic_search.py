@@ -82,7 +82,8 @@ def _run_node(script: str, payload: Any) -> Any:
 def test_wordpiece_matches_python_tokenizers() -> None:
     from tokenizers import Tokenizer
 
-    from kb.embed import TOKENIZER_FILE, default_model_path
+    from kb.index.embed import default_model_path
+    from kb.index.layout import TOKENIZER_FILE
 
     path = default_model_path() / TOKENIZER_FILE
     tokenizer = Tokenizer.from_file(str(path))
@@ -108,7 +109,8 @@ def test_stemmer_matches_pystemmer() -> None:
 
     import Stemmer
 
-    from kb.embed import TOKENIZER_FILE, default_model_path
+    from kb.index.embed import default_model_path
+    from kb.index.layout import TOKENIZER_FILE
 
     vocab = json.loads((default_model_path() / TOKENIZER_FILE).read_text("utf-8"))["model"]["vocab"]
     words = {w for w in vocab if re.fullmatch(r"[a-z]{2,}", w)}
@@ -144,10 +146,11 @@ def _bare_ranker(body: str) -> str:
 
 
 def test_bm25_words_match_python() -> None:
-    """The site reads a text's BM25 words as kb.passages.bm25_tokens does ('A&E' is one word)."""
+    """The site reads a text's BM25 words as kb.index.passages.bm25_tokens does ('A&E' is one
+    word)."""
     import Stemmer
 
-    from kb.passages import bm25_tokens
+    from kb.index.passages import bm25_tokens
 
     texts = _queries() + TRICKY + [
         "A&E, a&e and R&D; AT&T, Q&A, x&y&z, A & E, é&ü, 5&6, a_&b, 'A&E'",
@@ -170,13 +173,17 @@ def test_snippets_match_python() -> None:
     """The site cuts a passage's snippet as kb search does, '...' for text left out included."""
     import Stemmer
 
-    from kb.content import split_sections
-    from kb.passages import bm25_tokens
-    from kb.search import SNIPPET_CHARS, Searcher
+    from kb.format.content import split_sections
+    from kb.index.passages import bm25_tokens
+    from kb.search.explain import snippet
+    from kb.search.params import SNIPPET_CHARS
 
-    python = Searcher.__new__(Searcher)  # only its snippet and word helpers are used
-    python._stemmer = Stemmer.Stemmer("english")
-    python._stopwords = frozenset(["and", "the", "of", "it", "a", "to", "in", "for"])
+    stemmer = Stemmer.Stemmer("english")
+    stopwords = frozenset(["and", "the", "of", "it", "a", "to", "in", "for"])
+
+    def stem_set(text: str) -> set[str]:
+        return set(bm25_tokens(text, stemmer, stopwords))
+
     texts = []
     for path in sorted((ROOT / "content").glob("*.md"))[:12]:
         texts += [s.text for s in split_sections(path.read_text("utf-8").split("---", 2)[2], 1)]
@@ -185,17 +192,17 @@ def test_snippets_match_python() -> None:
     cases = []
     for i, text in enumerate(texts):
         query = queries[i % len(queries)]
-        tokens = set(bm25_tokens(query, python._stemmer, python._stopwords))
+        tokens = stem_set(query)
         before, after = bool(i % 2), bool(i % 3 == 0)
         cases.append({"text": text, "query": query, "before": before, "after": after,
-                      "expected": python._snippet(text, tokens, before, after)})
+                      "expected": snippet(text, tokens, stem_set, before, after)})
     script = _bare_ranker(
         "ranker.stopwords = new Set(input.stopwords);"
         "ranker.params = { snippetChars: input.limit };"
         "console.log(JSON.stringify(input.cases.map((c) => ranker.snippet(c.text,"
         " new Set(ranker.tokens(c.query)), c.before, c.after))));"
     )
-    payload = {"cases": cases, "stopwords": sorted(python._stopwords), "limit": SNIPPET_CHARS}
+    payload = {"cases": cases, "stopwords": sorted(stopwords), "limit": SNIPPET_CHARS}
     got = _run_node(script, payload)
     wrong = [(c["text"][:60], c["expected"], g) for c, g in zip(cases, got, strict=True)
              if c["expected"] != g]
@@ -209,7 +216,7 @@ def test_relevance_floor_matches_python() -> None:
     """The site calls the same hits weak as kb search (tests/search/floor_cases.py)."""
     import dataclasses
 
-    from kb.search import DEFAULT_FUSION
+    from kb.search.params import DEFAULT_FUSION
     from tests.search.floor_cases import scenarios
 
     script = _bare_ranker(
@@ -265,8 +272,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if missing:
         _fail_or_skip("browser test needs: " + ", ".join(missing))
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from kb import mkdocs_plugin
-    from kb.search import Searcher
+    from kb.publish import plugin as mkdocs_plugin
+    from kb.search.searcher import Searcher
     from kb.settings import Settings
 
     tmp = tmp_path_factory.mktemp("semantic")
@@ -350,7 +357,7 @@ def test_parity_with_kb_search(site: Site, browser: Any) -> None:
 
 
 def test_a_filter_that_leaves_out_every_good_match_says_so(site: Site, browser: Any) -> None:
-    from kb.search import Filters
+    from kb.search.filters import Filters
 
     query, region = "suicide prevention", "london"
     within = site.searcher.search(query, filters=Filters.parse({"region": [region]}))
@@ -411,7 +418,7 @@ def test_leaders_queries_axe_and_offline(site: Site, browser: Any) -> None:
         got = site_search(browser, "hypertension")
         assert got["mode"] == "meaning", got
         # the library holds several blood pressure programmes: they lead, Dorset's among them
-        from kb.library import load_library
+        from kb.check.library import load_library
 
         topics = {e.id: e.case.topics for e in load_library(ROOT / "content")}
         assert all("hypertension" in topics[h] for h in got["hits"][:3]), got["hits"]
@@ -495,7 +502,7 @@ def test_header_box_leads_to_the_search_page(site: Site, browser: Any) -> None:
 
 
 def test_kids_going_hungry_puts_child_poverty_first(site: Site, browser: Any) -> None:
-    from kb.library import load_library
+    from kb.check.library import load_library
 
     open_search(browser, site)
     load_model(browser)
@@ -508,7 +515,7 @@ def test_kids_going_hungry_puts_child_poverty_first(site: Site, browser: Any) ->
 
 def test_misspelt_words_are_read_as_kb_search_reads_them(site: Site, browser: Any) -> None:
     """A word no case study has is read as the library word it is a slip for, in the site as in
-    kb search (kb.spelling), once the model can tell a slip from a word; the page says so."""
+    kb search (kb.search.spelling), once the model can tell a slip from a word; the page says so."""
     from selenium.webdriver.common.by import By
 
     open_search(browser, site)
@@ -523,7 +530,8 @@ def test_misspelt_words_are_read_as_kb_search_reads_them(site: Site, browser: An
         "return arguments[0].map((q) => [r.queryTokens(q), r.corrections(q)]);",
         queries,
     )
-    expected = [[site.searcher._query_tokens(q), site.searcher.corrections(q)] for q in queries]
+    reader = site.searcher.reader
+    expected = [[reader.query_tokens(q), reader.corrections(q)] for q in queries]
     assert got == expected
     assert expected[0][1] == {"hypertention": "hypertension"}
     assert expected[5][1] == {} and expected[-1][1] == {}  # real words are left as they are
@@ -582,3 +590,155 @@ def test_filters_fold_away_on_a_phone_unless_one_is_in_use(site: Site, browser: 
         browser.set_window_size(size["width"], size["height"])
     open_search(browser, site, "falls at home")  # a wide screen shows them open
     assert browser.find_element(By.ID, "kb-search-filter-box").get_attribute("open") is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# the golden table: Python's ranking, surface by surface, reproduced exactly by the site's ranker
+
+# cue phrasings at the edges of what reads as a question about results, evidence or no effect
+CUE_EDGES = [
+    "which ones saved money",
+    "£ saved per person",
+    "return on investment",
+    "what didn't work",
+    "programmes that hasn't reduced admissions",
+    "strongest evidence randomised",
+    "cost-effective falls prevention",
+    "reduced A&E attendances by how much",
+    "quit rates at four weeks",
+    "no effect found",
+    "evidence",
+    "",
+]
+
+
+def _golden_table(searcher: Any) -> list[dict[str, Any]]:
+    """For each query: the inputs of the fusion and Python's output on every surface the site's
+    ranker copies (result intent, boost, fusion by both methods with and without the coverage
+    term, and the result sentences of the best hits)."""
+    from dataclasses import asdict, replace
+
+    from kb.search.intent import result_intent
+    from kb.search.params import DEFAULT_FUSION, Fusion
+    from kb.search.searcher import fuse
+
+    fusions = [
+        DEFAULT_FUSION,
+        replace(DEFAULT_FUSION, coverage_power=0.5),
+        Fusion(method="rrf", coverage_power=0.5),
+        Fusion(method="rrf", k=10, dense_weight=0.7, lexical_weight=1.3),
+    ]
+    position = {case["id"]: i for i, case in enumerate(searcher.cases)}
+    table = []
+    for query in _queries() + CUE_EDGES:
+        intent = result_intent(query)
+        row: dict[str, Any] = {
+            "query": query,
+            "intent": None if intent is None else {
+                "kinds": list(intent.kinds), "outcomes": intent.outcomes,
+                "evidence": intent.evidence, "noEffect": intent.no_effect,
+            },
+        }
+        if not query.strip():  # a search refuses an empty query; its intent still reads
+            table.append(row)
+            continue
+        signals = searcher.signals(query)
+        # some case studies left out, as a filter would
+        allowed = signals.allowed & (np.arange(len(signals.allowed)) % 7 != 3)
+        boost = searcher.boost(query)
+        kinds = list(intent.kinds) if intent and intent.outcomes else None
+        no_effect = bool(intent and intent.no_effect)
+        row.update(
+            dense=signals.dense.tolist(),
+            lexical=signals.lexical.tolist(),
+            coverage=signals.coverage.tolist(),
+            allowed=allowed.tolist(),
+            fusions=[asdict(f) for f in fusions],
+            fused=[fuse(f, signals.dense, signals.lexical, allowed, signals.coverage).tolist()
+                   for f in fusions],
+            boost=None if boost is None else boost.tolist(),
+            results=[
+                {"position": position[h.case_id], "kinds": kinds, "noEffect": no_effect,
+                 "expected": list(h.results)}
+                for h in searcher.search(query, limit=5)
+            ],
+        )
+        table.append(row)
+    return table
+
+
+GOLDEN_SCRIPT = """
+const [table, done] = [arguments[0], arguments[arguments.length - 1]];
+const ranker = window.kbSemanticSearch.ranker;
+const page = document.querySelector("script[src*='semantic-search']").src;
+(async () => {
+const { expandIcs } = await import(new URL("kb-search/rank.js", page).href);
+const out = table.map((row) => {
+  const got = { intent: ranker.resultIntent(row.query) };
+  if (got.intent) {
+    got.intent = { kinds: got.intent.kinds, outcomes: got.intent.outcomes,
+      evidence: got.intent.evidence, noEffect: got.intent.noEffect };
+  }
+  if (row.dense === undefined) return got;
+  const saved = ranker.fusion;
+  got.fused = row.fusions.map((f) => {
+    ranker.fusion = f;
+    return Array.from(ranker.fuse(Float32Array.from(row.dense), Float64Array.from(row.lexical),
+      row.allowed, Float64Array.from(row.coverage)));
+  });
+  ranker.fusion = saved;
+  const boost = ranker.boost(row.query);
+  got.boost = boost ? Array.from(boost) : null;
+  got.results = row.results.map((r) => ranker.results(ranker.cases[r.position], r.kinds,
+    r.noEffect));
+  return got;
+});
+const ics = ranker.data.icsPredecessors || {};
+done({ rows: out, ics: Object.keys(ics).map((id) => expandIcs([id], ics)) });
+})().catch((error) => done({ error: String(error) }));
+"""
+
+
+def _close(a: list[float] | None, b: list[float] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+
+def test_golden_table_python_and_the_site_agree_on_every_surface(
+    site: Site, browser: Any
+) -> None:
+    """Python's ranking, surface by surface, is a table the site's ranker (the rank.js the page
+    searches with, in Chromium) must reproduce: intent read from each of the 125 evaluation
+    queries and the cue edge cases exactly; the fusion, by both methods, with and without the
+    coverage term, and the boosts to within float rounding; the result sentences of the best hits
+    exactly; an ICS and its predecessors as Python expands them. A drift on any surface fails
+    here, not only when it moves a top 5."""
+    from kb.search.filters import _expand_ics
+
+    table = _golden_table(site.searcher)
+    assert sum(1 for row in table if row["intent"]) >= 20  # the table exercises the cues
+    assert any(row.get("boost") for row in table)
+    open_search(browser, site)
+    load_model(browser)
+    browser.set_script_timeout(120)
+    got = browser.execute_async_script(GOLDEN_SCRIPT, table)
+    assert "error" not in got, got
+    wrong: list[str] = []
+    for row, js in zip(table, got["rows"], strict=True):
+        if js["intent"] != row["intent"]:
+            wrong.append(f"intent {row['query']!r}: {js['intent']} != {row['intent']}")
+        if "dense" not in row:
+            continue
+        for i, (a, b) in enumerate(zip(row["fused"], js["fused"], strict=True)):
+            if not _close(a, b):
+                wrong.append(f"fusion {i} {row['query']!r}")
+        if not _close(row["boost"], js["boost"]):
+            wrong.append(f"boost {row['query']!r}")
+        expected = [r["expected"] for r in row["results"]]
+        if js["results"] != expected:
+            wrong.append(f"results {row['query']!r}: {js['results']} != {expected}")
+    assert not wrong, f"{len(wrong)} differences, first: {wrong[:5]}"
+    predecessors = site.searcher.data.store.get("ics_predecessors", {})
+    expected_ics = [_expand_ics([i], predecessors) for i in predecessors]
+    assert got["ics"] == expected_ics

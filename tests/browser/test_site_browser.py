@@ -62,9 +62,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The shipped content built with the fake embedder, served on a free loopback port."""
     _require_browser()
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from kb import mkdocs_plugin
-    from kb.content import load_library
-    from kb.embed import HashingEmbedder
+    from kb.check.library import load_library
+    from kb.index.embed import HashingEmbedder
+    from kb.publish import plugin as mkdocs_plugin
     from kb.settings import Settings
 
     tmp = tmp_path_factory.mktemp("browser")

@@ -195,7 +195,7 @@ def anchors_of(case: Any) -> list[str]:
     names = [getattr(case, "place", None) or ""]
     ics = getattr(case, "ics", None) or []
     if ics:
-        from kb.vocab import load_vocabularies
+        from kb.format.vocab import load_vocabularies
 
         names += [load_vocabularies().ics.label(ics_id) for ics_id in ics]
     names += list(getattr(case, "organisations", None) or [])
@@ -456,7 +456,7 @@ SEED_PUBLISHER = "NHS Confederation"
 
 def seed_entries() -> list[Any]:
     """The case studies drawn from the two source documents (every source is one of them)."""
-    from kb.content import load_library
+    from kb.check.library import load_library
 
     return [
         e

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import REQUIRED_SECTIONS, Entry, find_case_files, load_library
-from kb.validate import validate_paths
+from kb.check.library import load_library
+from kb.check.validate import validate_paths
+from kb.format.content import REQUIRED_SECTIONS, Entry, find_case_files
 
 CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 FILES = find_case_files([CONTENT_DIR])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import load_library
-from kb.duplicates import description, near_duplicates
-from kb.embed import HashingEmbedder
-from kb.scaffold import title_id
+from kb.check.library import load_library
+from kb.index.embed import HashingEmbedder
+from kb.tools.duplicates import description, near_duplicates
+from kb.tools.scaffold import title_id
 from tests.conftest import ROOT, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -38,7 +38,7 @@ def test_an_exact_copy_under_another_id_is_flagged_even_by_word_overlap() -> Non
 
 @pytest.mark.model
 def test_paraphrases_are_flagged_and_distinct_shipped_cases_are_not() -> None:
-    from kb.embed import SentenceTransformerEmbedder
+    from kb.index.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     library = load_library(CONTENT)
@@ -62,14 +62,14 @@ SHIPPED = ("leeds-lung-health-check", "dorset-blood-pressure", "norfolk-falls-pr
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A content folder of three shipped case studies, compared by the stand-in model."""
-    import kb.embed
+    import kb.index.embed
 
     content = tmp_path / "content"
     content.mkdir()
     for name in SHIPPED:
         shutil.copy(CONTENT / f"{name}.md", content / f"{name}.md")
     monkeypatch.setenv("KB_CONTENT_DIR", str(content))
-    monkeypatch.setattr(kb.embed, "embedder_for", lambda model: HashingEmbedder())
+    monkeypatch.setattr(kb.index.embed, "embedder_for", lambda model: HashingEmbedder())
     return content
 
 

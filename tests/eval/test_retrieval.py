@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.content import load_library
+from kb.check.library import load_library
 
 from .retrieval import (
     NO_MATCH,
@@ -100,8 +100,8 @@ def test_split_is_the_seeded_stratified_shuffle():
 
 @pytest.mark.model
 def test_hybrid_holds_its_floor_on_the_tuning_half(tmp_path):
-    from kb.index import update_index
-    from kb.search import Searcher
+    from kb.index.build import update_index
+    from kb.search.searcher import Searcher
 
     entries = load_library(CONTENT)
     update_index(entries, tmp_path / "cache")

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from kb.content import find_case_files, read_source
-from kb.schema import case_study_schema
-from kb.validate import validate_paths
+from kb.check.validate import validate_paths
+from kb.format.content import find_case_files, read_source
+from kb.format.schema import case_study_schema
 from tests.conftest import ROOT
 
 CONTENT = ROOT / "content"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kb.content import REQUIRED_SECTIONS, Entry, split_sections
-from kb.embed import HashingEmbedder
-from kb.model import CaseStudy
+from kb.format.content import REQUIRED_SECTIONS, Entry, split_sections
+from kb.format.model import CaseStudy
+from kb.index.embed import HashingEmbedder
 
 LONG_TEXT = " ".join(
     f"Sentence {i} describes how the falls team visited homes and fitted grab rails."

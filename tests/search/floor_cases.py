@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kb.search import DEFAULT_FUSION
+from kb.search.params import DEFAULT_FUSION
 
 _F = DEFAULT_FUSION
 LOW_DENSE = _F.floor_dense - 0.05

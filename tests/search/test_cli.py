@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import kb.embed
-from kb.embed import HashingEmbedder
+import kb.index.embed
+from kb.index.embed import HashingEmbedder
 from tests.conftest import run_cli
 
 from .conftest import CASES, write_case
@@ -24,7 +24,7 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for spec in CASES:
         write_case(spec, content)
     monkeypatch.setenv("KB_CONTENT_DIR", str(content))
-    monkeypatch.setattr(kb.embed, "embedder_for", lambda model: HashingEmbedder(64, 64))
+    monkeypatch.setattr(kb.index.embed, "embedder_for", lambda model: HashingEmbedder(64, 64))
     return content
 
 

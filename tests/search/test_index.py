@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kb.index
-from kb.content import Entry
-from kb.embed import HashingEmbedder
-from kb.errors import IndexError_
-from kb.index import PREAMBLE, PROFILE, load_index, passages_for, update_index
-from kb.search import Searcher
+import kb.index.layout
+import kb.index.search_file
+from kb.errors import SearchIndexError
+from kb.format.content import Entry
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.index.load import load_index
+from kb.index.passages import PREAMBLE, PROFILE, passages_for
+from kb.search.searcher import Searcher
 
 from .conftest import CASES, make_entry
 
@@ -106,7 +109,7 @@ def test_long_sections_are_split_not_truncated(entries, embedder):
 def test_windows_start_and_end_between_words():
     """A word the model reads as several tokens ('Gentoo': gen, ##to, ##o) is never cut: a
     window starts at its first token or ends before it, and together they cover every token."""
-    from kb.passages import WINDOW_OVERLAP, _windows
+    from kb.index.passages import WINDOW_OVERLAP, _windows
 
     words = [f"w{i}" for i in range(120)]
     words[47:48] = ["gentoo"]  # tokens 47-49: a window starts at token 48
@@ -171,7 +174,7 @@ def test_damaged_index_is_detected_and_rebuilt(entries, cache_dir, embedder, dam
     update_index(entries, cache_dir, embedder=embedder)
     damage(cache_dir / "index")
     if "vectors" not in reason_of(damage):
-        with pytest.raises(IndexError_, match="kb index"):
+        with pytest.raises(SearchIndexError, match="kb index"):
             Searcher.open(cache_dir, entries, embedder=embedder)
     else:  # searches read only the search file; the vector store is for `kb index`
         assert Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
@@ -196,7 +199,7 @@ def _drop_case(directory: Path) -> None:
 def test_model_change_rebuilds(entries, cache_dir, embedder):
     update_index(entries, cache_dir, embedder=embedder)
     other = HashingEmbedder(dimension=32, max_tokens=64)
-    with pytest.raises(IndexError_, match="built with"):
+    with pytest.raises(SearchIndexError, match="built with"):
         Searcher.open(cache_dir, entries, embedder=other)
     report = update_index(entries, cache_dir, embedder=other)
     assert report.rebuilt_reason is not None and "model changed" in report.rebuilt_reason
@@ -207,21 +210,21 @@ def test_model_change_rebuilds(entries, cache_dir, embedder):
 def test_stale_index_is_refused_with_a_hint(entries, cache_dir, embedder):
     update_index(entries, cache_dir, embedder=embedder)
     edited = [_edited(entries[0], "More text."), *entries[1:]]
-    with pytest.raises(IndexError_, match=r"1 changed \(norfolk-falls\).*run `kb index`"):
+    with pytest.raises(SearchIndexError, match=r"1 changed \(norfolk-falls\).*run `kb index`"):
         Searcher.open(cache_dir, edited, embedder=embedder)
-    with pytest.raises(IndexError_, match="1 new"):
+    with pytest.raises(SearchIndexError, match="1 new"):
         Searcher.open(
             cache_dir, [*entries, make_entry({**CASES[0], "id": "extra-case"})], embedder=embedder
         )
 
 
 def test_missing_index_says_run_kb_index(entries, cache_dir, embedder):
-    with pytest.raises(IndexError_, match="no index yet; hint: run `kb index`"):
+    with pytest.raises(SearchIndexError, match="no index yet; hint: run `kb index`"):
         Searcher.open(cache_dir, entries, embedder=embedder)
 
 
 def test_duplicate_ids_are_refused(entries, cache_dir, embedder):
-    with pytest.raises(IndexError_, match="duplicate case-study ids: norfolk-falls"):
+    with pytest.raises(SearchIndexError, match="duplicate case-study ids: norfolk-falls"):
         update_index([*entries, replace(entries[0])], cache_dir, embedder=embedder)
 
 
@@ -240,7 +243,7 @@ def test_no_temporary_files_left(entries, cache_dir, embedder):
 
 
 def test_text_before_the_first_section_is_indexed(entries, cache_dir, embedder):
-    from kb.content import split_sections
+    from kb.format.content import split_sections
 
     base = entries[2]
     body = "An opening note about barber shops in Handsworth.\n\n" + base.body
@@ -261,7 +264,7 @@ def test_old_keyword_index_is_rebuilt_without_embedding(entries, cache_dir, embe
     manifest = json.loads(path.read_text())
     manifest["search_scheme"] = "an older one"
     path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexError_, match="search file is from an older version"):
+    with pytest.raises(SearchIndexError, match="search file is from an older version"):
         Searcher.open(cache_dir, entries, embedder=embedder)
     report = update_index(entries, cache_dir, embedder=embedder)
     assert report.embedded == 0 and report.rebuilt_reason is None
@@ -279,7 +282,7 @@ def test_concurrent_writers_take_turns(entries, cache_dir, embedder):
     # whichever wrote last, the cache holds one consistent index, not a mix of the two
     loaded = []
     for library in halves:
-        with contextlib.suppress(IndexError_):
+        with contextlib.suppress(SearchIndexError):
             loaded.append(len(load_index(cache_dir, library).case_ids))
     assert loaded in ([3], [len(entries)])
     assert len(list((cache_dir / "index").glob("vectors-*.faiss"))) == 1
@@ -324,8 +327,10 @@ def test_an_edit_rebuilds_the_search_data_of_that_case_only(
 ):
     update_index(entries, cache_dir, embedder=embedder)
     built: list[str] = []
-    real = kb.index._case_store
-    monkeypatch.setattr(kb.index, "_case_store", lambda e, t: built.append(e.case.id) or real(e, t))
+    real = kb.index.search_file._case_store
+    monkeypatch.setattr(
+        kb.index.search_file, "_case_store", lambda e, t: built.append(e.case.id) or real(e, t)
+    )
     edited = [
         _edited(e, "Winter pressures.") if e.case.id == "suffolk-warm-homes" else e for e in entries
     ]
@@ -333,7 +338,7 @@ def test_an_edit_rebuilds_the_search_data_of_that_case_only(
     assert built == ["suffolk-warm-homes"]
     # a new search scheme keeps nothing
     built.clear()
-    monkeypatch.setattr(kb.index, "SEARCH_FILE", "another layout")
+    monkeypatch.setattr(kb.index.layout, "SEARCH_FILE", "another layout")
     update_index(edited, cache_dir, embedder=embedder)
     assert sorted(built) == sorted(e.case.id for e in entries)
 
@@ -343,15 +348,16 @@ def test_bm25_scores_are_those_of_bm25s(entries):
     import bm25s
     from bm25s.stopwords import STOPWORDS_EN
 
-    from kb.passages import bm25_text, bm25_tokens, new_stemmer
+    from kb.index.passages import bm25_text, bm25_tokens, new_stemmer
 
-    stopwords = kb.index._stopwords()
+    stopwords = kb.index.search_file._stopwords()
     assert stopwords == frozenset(STOPWORDS_EN)
-    terms, docs, counts = kb.index._term_counts(entries, stopwords)
-    ours = kb.index._bm25_arrays(len(entries), (terms, docs, counts))
+    terms, docs, counts = kb.index.search_file._term_counts(entries, stopwords)
+    ours = kb.index.search_file._bm25_arrays(len(entries), (terms, docs, counts))
     stemmer = new_stemmer()
     corpus = [bm25_tokens(bm25_text(e), stemmer, stopwords) or [""] for e in entries]
-    reference = bm25s.BM25(method="lucene", k1=kb.index.BM25_K1, b=kb.index.BM25_B)
+    k1, b = kb.index.search_file.BM25_K1, kb.index.search_file.BM25_B
+    reference = bm25s.BM25(method="lucene", k1=k1, b=b)
     reference.index(corpus, show_progress=False)
     column = {term: i for i, term in enumerate(str(t) for t in ours["vocab"])}
     indptr, scores = reference.scores["indptr"], reference.scores

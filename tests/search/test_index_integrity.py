@@ -23,12 +23,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-import kb.embed
-import kb.index
-from kb.content import load_library
-from kb.embed import HashingEmbedder
-from kb.index import load_index, update_index
-from kb.records import CaseRecord, Manifest, OnnxRecord, QueryModelRecord
+import kb.index.embed
+import kb.index.load
+import kb.index.onnx
+import kb.index.quickcheck
+import kb.index.storage
+from kb.check.library import load_library
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.index.load import load_index
+from kb.index.records import CaseRecord, Manifest, OnnxRecord, QueryModelRecord
 from tests.conftest import run_cli
 
 from .conftest import CASES, write_case
@@ -327,7 +331,7 @@ def _build(root: Path, embedder: Any) -> Built:
 def _use(patch: pytest.MonkeyPatch, content: Path, cache: Path, embedder: Any) -> None:
     patch.setenv("KB_CONTENT_DIR", str(content))
     patch.setenv("KB_CACHE_DIR", str(cache))
-    patch.setattr(kb.embed, "embedder_for", lambda model: embedder)
+    patch.setattr(kb.index.embed, "embedder_for", lambda model: embedder)
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +341,7 @@ def hashing_index(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from kb.embed import SentenceTransformerEmbedder
+    from kb.index.embed import SentenceTransformerEmbedder
 
     return _build(tmp_path_factory.mktemp("real"), SentenceTransformerEmbedder())
 
@@ -418,8 +422,9 @@ def test_a_warm_load_hashes_nothing(hashing_index, damaged, monkeypatch):
     folder = damaged(hashing_index)
     entries = load_library(hashing_index.content)
     hashed: list[Path] = []
-    real_hash = kb.index._file_sha256
-    monkeypatch.setattr(kb.index, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
+    real_hash = kb.index.storage._file_sha256
+    for module in (kb.index.storage, kb.index.load):  # every module that hashes files
+        monkeypatch.setattr(module, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
     load_index(folder.parent, entries)
     assert hashed == []
     # a copy that lost its mtimes is hashed once per load, until `kb index` records them again
@@ -435,12 +440,13 @@ def test_a_warm_load_hashes_nothing(hashing_index, damaged, monkeypatch):
 
 @pytest.mark.model
 def test_a_warm_query_model_load_hashes_nothing(real_index, damaged, monkeypatch):
-    from kb.embed import OnnxEmbedder
+    from kb.index.embed import OnnxEmbedder
 
     folder = damaged(real_index)
     hashed: list[Path] = []
-    real_hash = kb.index._file_sha256
-    monkeypatch.setattr(kb.index, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
+    real_hash = kb.index.storage._file_sha256
+    for module in (kb.index.storage, kb.index.load):  # every module that hashes files
+        monkeypatch.setattr(module, "_file_sha256", lambda p: hashed.append(p) or real_hash(p))
     OnnxEmbedder(folder / "onnx")
     assert hashed == []
 
@@ -469,9 +475,10 @@ def _plain(value: Any) -> Any:
 
 def test_the_quick_check_covers_every_field_of_the_schemas():
     """Searches check records without pydantic: the checks name exactly the schemas' fields."""
-    from kb.records import FileRecord, IndexFiles, QueryModelFiles, SourceRecord
+    from kb.index.records import FileRecord, IndexFiles, QueryModelFiles, SourceRecord
 
-    kinds = (kb.index._MANIFEST, kb.index._ONNX, kb.index._QUERY_MODEL)
+    quick = kb.index.quickcheck
+    kinds = (quick._MANIFEST, quick._ONNX, quick._QUERY_MODEL)
     manifest, onnx, query = (kind.fields for kind in kinds)
     assert set(manifest) == set(Manifest.model_fields)
     assert set(manifest["files"]) == set(IndexFiles.model_fields)
@@ -485,13 +492,13 @@ def test_the_quick_check_covers_every_field_of_the_schemas():
 
 
 def test_the_quick_check_reads_kb_records_as_the_schemas_do(hashing_index, tmp_path):
-    from kb.records import QueryModelFiles, read_sealed
+    from kb.index.records import QueryModelFiles, read_sealed
 
     onnx_dir = tmp_path / "onnx"
     onnx_dir.mkdir()
     for name in ("model.onnx", "tokenizer.json", "query.onnx", "query.onnx.data"):
         (onnx_dir / name).write_bytes(name.encode() + "\n\x01 é".encode())
-    kb.index.write_onnx_record(onnx_dir, identity="a model é", max_tokens=8, dimension=4)
+    kb.index.onnx.write_onnx_record(onnx_dir, identity="a model é", max_tokens=8, dimension=4)
     export = read_sealed(onnx_dir / "onnx.json", OnnxRecord)
     prepared = QueryModelRecord(
         format=QueryModelRecord.FORMAT,
@@ -499,21 +506,21 @@ def test_the_quick_check_reads_kb_records_as_the_schemas_do(hashing_index, tmp_p
         runtime="1.0",
         machine="a machine",
         files=QueryModelFiles(
-            graph=kb.index._record(onnx_dir / "query.onnx"),
-            weights=kb.index._record(onnx_dir / "query.onnx.data"),
+            graph=kb.index.storage._record(onnx_dir / "query.onnx"),
+            weights=kb.index.storage._record(onnx_dir / "query.onnx.data"),
         ),
     )
-    kb.index._write_sealed(onnx_dir / "query.json", prepared)
+    kb.index.storage._write_sealed(onnx_dir / "query.json", prepared)
     records = [
-        (hashing_index.cache / "index" / "manifest.json", Manifest, kb.index._MANIFEST),
-        (onnx_dir / "onnx.json", OnnxRecord, kb.index._ONNX),
-        (onnx_dir / "query.json", QueryModelRecord, kb.index._QUERY_MODEL),
+        (hashing_index.cache / "index" / "manifest.json", Manifest, kb.index.quickcheck._MANIFEST),
+        (onnx_dir / "onnx.json", OnnxRecord, kb.index.quickcheck._ONNX),
+        (onnx_dir / "query.json", QueryModelRecord, kb.index.quickcheck._QUERY_MODEL),
     ]
     for path, schema, spec in records:
-        quick = kb.index._quick_record(path, spec)
+        quick = kb.index.quickcheck._quick_record(path, spec)
         assert quick is not None, path.name
         assert _plain(quick) == read_sealed(path, schema).model_dump(mode="json")
         # written otherwise (a record the schema still accepts): left to the schema
         _reformat(path)
-        assert kb.index._quick_record(path, spec) is None
+        assert kb.index.quickcheck._quick_record(path, spec) is None
         assert read_sealed(path, schema)

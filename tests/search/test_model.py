@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.embed import OnnxEmbedder, SentenceTransformerEmbedder
-from kb.index import load_index, passages_for, update_index
-from kb.search import Searcher
+from kb.index.build import update_index
+from kb.index.embed import OnnxEmbedder, SentenceTransformerEmbedder
+from kb.index.load import load_index
+from kb.index.passages import passages_for
+from kb.search.searcher import Searcher
 
 from .conftest import CASES, LONG_TEXT, make_entry, write_case
 
@@ -43,7 +45,7 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, li
     content.mkdir()
     for spec in CASES:
         write_case(spec, content)
-    from kb.content import load_library
+    from kb.check.library import load_library
 
     entries = load_library(content)
     update_index(entries, cache)  # the packaged model, exported to ONNX

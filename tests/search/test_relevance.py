@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from kb.embed import HashingEmbedder
+from kb.check.library import load_library
 from kb.errors import SearchError
-from kb.index import update_index
-from kb.library import load_library
-from kb.passages import bm25_text, is_placeholder, parts_for, without_placeholders
-from kb.search import Filters, Searcher, format_rows, result_intent
-from kb.session import PackRequest, build_pack
+from kb.format.markers import is_placeholder, without_placeholders
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.index.passages import bm25_text, parts_for
+from kb.search.filters import Filters
+from kb.search.intent import result_intent
+from kb.search.output import format_rows
+from kb.search.searcher import Searcher
+from kb.tools.pack import PackRequest, build_pack
 from tests.conftest import run_cli
 
 from .conftest import CASES, make_entry, write_case
@@ -198,12 +202,13 @@ def test_a_question_about_what_did_not_work_shows_results_that_did_not_change(tm
 
 
 def test_question_words_are_not_matched(quiet_searcher):
-    assert quiet_searcher._query_tokens("kids going hungry") == ["kid", "hungri"]
-    assert quiet_searcher._query_tokens("going") == ["go"]  # nothing else left: keep it
+    assert quiet_searcher.reader.query_tokens("kids going hungry") == ["kid", "hungri"]
+    assert quiet_searcher.reader.query_tokens("going") == ["go"]  # nothing else left: keep it
     # function words say nothing about the topic: 'when' and 'out' are not matched
-    tokens = quiet_searcher._query_tokens("prevention on the agenda when pressures crowd it out")
+    query = "prevention on the agenda when pressures crowd it out"
+    tokens = quiet_searcher.reader.query_tokens(query)
     assert tokens == ["prevent", "agenda", "pressur", "crowd"]
-    assert quiet_searcher._query_tokens("how can we") == ["how", "can", "we"]  # all: kept
+    assert quiet_searcher.reader.query_tokens("how can we") == ["how", "can", "we"]  # all: kept
 
 
 def test_weak_matches_are_shown_apart_and_a_no_match_says_so():
@@ -273,8 +278,8 @@ from kb.cli import main
 from click.testing import CliRunner
 result = CliRunner().invoke(main, ["search", "older people falling at home", "--json"])
 assert result.exit_code == 0, result.output
-heavy = sorted(m for m in ("torch", "sentence_transformers", "mkdocs", "faiss", "kb.validate",
-                           "kb.library", "kb.model", "yaml") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "sentence_transformers", "mkdocs", "faiss", "kb.check.validate",
+                           "kb.check.library", "kb.format.model", "yaml") if m in sys.modules)
 print(heavy)
 """
 
@@ -324,7 +329,7 @@ def test_a_new_file_in_the_content_is_seen(hashed_library):
 
 def test_passages_follow_label_edits_but_not_new_aliases() -> None:
     """A new alias changes what a query can match (the search file), not the passages."""
-    from kb.index import _ID_OR_LABEL
+    from kb.index.layout import _ID_OR_LABEL
 
     def labels(text: bytes) -> list[bytes]:
         return [m.group(0).strip() for m in _ID_OR_LABEL.finditer(text)]
@@ -367,8 +372,8 @@ def test_coverage_counts_a_word_as_far_as_bm25_saturates_it(quiet_searcher):
     mention; coverage is the BM25 score over the query's idf weight, at most 1."""
     import numpy as np
 
-    tokens = quiet_searcher._query_tokens("carers")
+    tokens = quiet_searcher.reader.query_tokens("carers")
     lexical, coverage = quiet_searcher._bm25(tokens)
-    total = float(quiet_searcher._idf[quiet_searcher._vocab[tokens[0]]])
+    total = float(quiet_searcher.reader.idf[quiet_searcher.reader.vocab[tokens[0]]])
     assert np.allclose(coverage, lexical / total, atol=1e-6)
     assert coverage.max() < 1 and (coverage > 0).any()

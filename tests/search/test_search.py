@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from kb.errors import SearchError
-from kb.index import update_index
-from kb.search import Filters, Fusion, Searcher
+from kb.index.build import update_index
+from kb.search.filters import Filters
+from kb.search.params import Fusion
+from kb.search.searcher import Searcher
 
 from .conftest import CASES, make_entry
 
@@ -73,15 +75,15 @@ def test_snippet_of_a_window_says_text_was_left_out(searcher):
         and searcher.passage_text(row)[0] == "What they did"
     ]
     assert len(rows) > 2
-    assert searcher._cut(rows[0]) == (False, True)
-    assert searcher._cut(rows[1]) == (True, True)
-    assert searcher._cut(rows[-1]) == (True, False)
-    tokens = set(searcher._query_tokens("grab rails"))
-    middle = searcher._snippet(searcher.passage_text(rows[1])[1], tokens, True, True)
+    assert searcher.explainer.cut(rows[0]) == (False, True)
+    assert searcher.explainer.cut(rows[1]) == (True, True)
+    assert searcher.explainer.cut(rows[-1]) == (True, False)
+    tokens = set(searcher.reader.query_tokens("grab rails"))
+    middle = searcher.explainer.snippet(searcher.passage_text(rows[1])[1], tokens, True, True)
     assert middle.startswith("... ") and middle.endswith(" ...")
-    assert searcher._snippet("Short text.", tokens, True, False) == "... Short text."
-    assert searcher._snippet("Short text.", tokens, False, True) == "Short text. ..."
-    assert searcher._snippet("Short text.", tokens) == "Short text."
+    assert searcher.explainer.snippet("Short text.", tokens, True, False) == "... Short text."
+    assert searcher.explainer.snippet("Short text.", tokens, False, True) == "Short text. ..."
+    assert searcher.explainer.snippet("Short text.", tokens) == "Short text."
 
 
 @pytest.mark.parametrize(
@@ -216,7 +218,7 @@ def test_words_of_explanations_are_the_bm25_words(searcher):
         "",
     ]
     for text in texts:
-        assert searcher._stem_set(text) == set(searcher._tokens(text)), text
+        assert searcher.reader.stem_set(text) == set(searcher.reader.tokens(text)), text
 
 
 def test_a_and_e_is_a_word(entries, cache_dir, embedder):
@@ -233,9 +235,9 @@ def test_a_and_e_is_a_word(entries, cache_dir, embedder):
     both = [*entries, extra]
     update_index(both, cache_dir, embedder=embedder)
     searcher = Searcher.open(cache_dir, both, embedder=embedder)
-    lexical, coverage = searcher._bm25(searcher._query_tokens("A&E"))
+    lexical, coverage = searcher._bm25(searcher.reader.query_tokens("A&E"))
     position = searcher.data.case_ids.index("hull-frequent-attenders")
-    assert searcher._query_tokens("A&E") == ["ae"]
+    assert searcher.reader.query_tokens("A&E") == ["ae"]
     assert lexical[position] > 0 and 0 < coverage[position] < 1  # one mention: not saturated
     assert np.count_nonzero(lexical) == 1  # no other case study says A&E
     assert searcher.search("A&E", mode="bm25")[0].case_id == "hull-frequent-attenders"

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kb.embed import HashingEmbedder
-from kb.index import update_index
-from kb.search import Searcher, format_rows
-from kb.spelling import Speller, edit_distance
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.search.output import format_rows
+from kb.search.searcher import Searcher
+from kb.search.spelling import Speller, edit_distance
 
 from .conftest import CASES, make_entry
 
@@ -92,7 +93,7 @@ def test_a_misspelt_query_finds_what_it_meant_and_says_how_it_was_read(searcher:
     assert searcher.corrections("blood presure checks") == {"presure": "pressure"}
     hits = searcher.search("blood presure checks", limit=3)
     assert hits[0].case_id == "birmingham-blood-pressure"
-    assert "pressur" in searcher._query_tokens("blood presure checks")
+    assert "pressur" in searcher.reader.query_tokens("blood presure checks")
     assert searcher.corrections("blood pressure checks") == {}
 
 

@@ -1,4 +1,4 @@
-"""The query tokenizer (kb.wordpiece) gives the ids `tokenizers` gives for the same file."""
+"""The query tokenizer (kb.index.wordpiece) gives the ids `tokenizers` gives for the same file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.embed import TOKENIZER_FILE, default_model_path
-from kb.wordpiece import WordPiece
+from kb.index.embed import default_model_path
+from kb.index.layout import TOKENIZER_FILE
+from kb.index.wordpiece import WordPiece
 
 ROOT = Path(__file__).resolve().parents[2]
 TRICKY = [

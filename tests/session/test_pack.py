@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import Entry, Section, load_library
-from kb.embed import HashingEmbedder
+from kb.check.library import load_library
 from kb.errors import SearchError
-from kb.index import update_index
-from kb.search import Filters, Searcher
-from kb.session import PackRequest, build_pack, make_pack, plan_agenda, relevance, render_pack
+from kb.format.content import Entry, Section
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.search.filters import Filters
+from kb.search.searcher import Searcher
+from kb.tools.pack import PackRequest, build_pack, make_pack, plan_agenda, relevance, render_pack
 from tests.conftest import ROOT, run_cli
 
 NORFOLK = ("norfolk-and-waveney",)
@@ -206,7 +208,7 @@ def test_one_case_and_an_acronym_read_right(library) -> None:
 
 
 def test_labels_in_a_sentence() -> None:
-    from kb.vocab import in_sentence
+    from kb.format.vocab import in_sentence
 
     assert in_sentence("HIV and viral hepatitis") == "HIV and viral hepatitis"
     assert in_sentence("Voluntary and community sector") == "voluntary and community sector"

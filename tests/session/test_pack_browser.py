@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import load_library
-from kb.embed import HashingEmbedder
-from kb.index import update_index
-from kb.search import Searcher
-from kb.session import PackRequest, make_pack
+from kb.check.library import load_library
+from kb.index.build import update_index
+from kb.index.embed import HashingEmbedder
+from kb.search.searcher import Searcher
+from kb.tools.pack import PackRequest, make_pack
 from tests.browser.chromium import chromium
 from tests.conftest import ROOT
 

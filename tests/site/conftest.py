@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import Entry, load_library, parse_front_matter, read_source, split_sections
-from kb.model import CaseStudy
+from kb.check.library import load_library
+from kb.format.content import Entry, parse_front_matter, read_source, split_sections
+from kb.format.model import CaseStudy
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,8 @@ MKDOCS_YML = ROOT / "mkdocs.yml"
 
 @dataclass(frozen=True)
 class Hit:
-    """A 'similar' hit as kb.site reads it (kb.search.SearchHit has the same fields)."""
+    """A 'similar' hit as kb.publish.pages reads it (kb.search.searcher.SearchHit has the same
+    fields)."""
 
     case_id: str
     title: str
@@ -43,7 +45,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
-    from kb import mkdocs_plugin
+    from kb.publish import plugin as mkdocs_plugin
 
     mkdocs_plugin._shared.clear()
 

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import DATA, MKDOCS_YML, ROOT, load_unvalidated
 
+from kb.check.library import load_library
 from kb.cli import main
-from kb.content import load_library
-from kb.embed import HashingEmbedder
 from kb.errors import ContentError, SiteError
-from kb.mkdocs_plugin import build_site, render_site
+from kb.index.embed import HashingEmbedder
+from kb.publish.plugin import build_site, render_site
 from kb.settings import Settings
 
 
@@ -37,7 +37,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert report.cases == 4
     assert report.warnings == []
     assert set(report.seconds) == {"validate", "index", "site"}
-    from kb import mkdocs_plugin
+    from kb.publish import plugin as mkdocs_plugin
 
     mkdocs_plugin._shared.clear()
     return settings.site_dir
@@ -168,7 +168,7 @@ def test_search_index_holds_metadata_labels(built: Path) -> None:
 
 
 def test_frameworks_page_lists_every_value(built: Path) -> None:
-    from kb.vocab import load_vocabularies
+    from kb.format.vocab import load_vocabularies
 
     vocab = load_vocabularies()
     text = (built / "frameworks/index.html").read_text("utf-8")
@@ -216,7 +216,7 @@ def test_a_placeholder_repository_gives_no_repository_links(
 ) -> None:
     """mkdocs.yml ships a placeholder repo_url: until it (or KB_REPO_URL) names the repository,
     the site has no source link and no 'Edit this case study', rather than links to nowhere."""
-    from kb.mkdocs_plugin import PLACEHOLDER_REPOSITORY
+    from kb.publish.plugin import PLACEHOLDER_REPOSITORY
 
     assert PLACEHOLDER_REPOSITORY in MKDOCS_YML.read_text("utf-8")
     monkeypatch.delenv("KB_REPO_URL", raising=False)
@@ -227,7 +227,7 @@ def test_a_placeholder_repository_gives_no_repository_links(
     assert len(pages) > 10 and not any(PLACEHOLDER_REPOSITORY in page for page in pages)
     assert ">Edit this case study</a>" not in case and 'class="md-source"' not in case
     assert ">Suggest a case study</a>" in case  # the contributing page, on the site itself
-    from kb import mkdocs_plugin
+    from kb.publish import plugin as mkdocs_plugin
 
     mkdocs_plugin._shared.clear()
     monkeypatch.setenv("KB_REPO_URL", "https://git.example.org/ics/library")
@@ -297,7 +297,7 @@ def test_malicious_case_study_puts_no_script_in_the_site(tmp_path: Path) -> None
 
 def test_kb_build_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr("kb.embed.embedder_for", lambda model: HashingEmbedder())
+    monkeypatch.setattr("kb.index.embed.embedder_for", lambda model: HashingEmbedder())
     result = CliRunner().invoke(main, ["build", "--strict"])
     assert result.exit_code == 0, result.output
     assert "Validating" in result.output and "Updating the search index" in result.output
@@ -365,7 +365,7 @@ def test_plain_mkdocs_build_strict_with_the_real_model(tmp_path: Path) -> None:
 def test_plugin_watches_the_content_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     from mkdocs.config import load_config
 
-    from kb.mkdocs_plugin import KbPlugin
+    from kb.publish.plugin import KbPlugin
 
     monkeypatch.setenv("KB_CONTENT_DIR", str(DATA / "content"))
     config = load_config(str(MKDOCS_YML))

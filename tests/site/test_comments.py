@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb import site
-from kb.content import strip_comments
-from kb.passages import parts_for
-from kb.validate import validate_paths
-from kb.vocab import load_vocabularies
+from kb.check.validate import validate_paths
+from kb.format.content import strip_comments
+from kb.format.vocab import load_vocabularies
+from kb.index.passages import parts_for
+from kb.publish import pages as site
 from tests.conftest import ROOT
 
 NOTE = "zebra-note-for-editors"

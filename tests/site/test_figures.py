@@ -1,4 +1,4 @@
-"""kb.figures.figure_sentence: every figure of the library reads as a plain sentence."""
+"""kb.format.figures.figure_sentence: every figure of the library reads as a plain sentence."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kb.content import load_library
-from kb.figures import figure_sentence, format_outcome
-from kb.model import ContextFigure, Figure, Outcome
-from kb.vocab import load_vocabularies
+from kb.check.library import load_library
+from kb.format.figures import figure_sentence, format_outcome
+from kb.format.model import ContextFigure, Figure, Outcome
+from kb.format.vocab import load_vocabularies
 
 ROOT = Path(__file__).resolve().parents[2]
 VOCAB = load_vocabularies()

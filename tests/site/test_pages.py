@@ -1,4 +1,4 @@
-"""kb.site: the pages made from entries and 'similar' hits, without mkdocs."""
+"""kb.publish.pages: the pages made from entries and 'similar' hits, without mkdocs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import markdown
 import pytest
 from conftest import Hit
 
-from kb import site
-from kb.content import Entry
-from kb.vocab import load_vocabularies
+from kb.format.content import Entry
+from kb.format.vocab import load_vocabularies
+from kb.publish import pages as site
 
 VOCAB = load_vocabularies()
 
@@ -345,7 +345,7 @@ def test_a_part_of_a_whole_shows_its_whole_on_the_case_page(entries: list[Entry]
 def test_shipped_parts_of_a_whole_read_with_their_whole() -> None:
     from conftest import ROOT
 
-    from kb.content import load_library
+    from kb.check.library import load_library
 
     library = by_id(load_library(ROOT / "content"))
 
@@ -361,8 +361,8 @@ def test_shipped_parts_of_a_whole_read_with_their_whole() -> None:
 
 
 def test_a_source_without_a_publisher_reads_well_everywhere(entries: list[Entry]) -> None:
-    from kb.export import export_rows
-    from kb.figures import format_source
+    from kb.format.figures import format_source
+    from kb.tools.export import export_rows
 
     entry = by_id(entries)["alpha-falls-east"]
     source = entry.case.sources[0].model_copy(update={"publisher": None, "year": None})
@@ -382,7 +382,7 @@ def test_browse_pages_say_no_more_than_is_true() -> None:
     value has one, and a system that succeeds others points to their case studies."""
     from pathlib import Path
 
-    from kb.content import load_library
+    from kb.check.library import load_library
 
     content = Path(__file__).resolve().parents[2] / "content"
     pages = {p.path: p.markdown for p in site.browse_pages(load_library(content), VOCAB)}

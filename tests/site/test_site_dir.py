@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import MKDOCS_YML, ROOT
 
+from kb.check.library import load_library
 from kb.cli import main
-from kb.content import load_library
-from kb.embed import HashingEmbedder
 from kb.errors import SiteError
-from kb.mkdocs_plugin import render_site
+from kb.index.embed import HashingEmbedder
 from kb.paths import SITE_MARKER
+from kb.publish.plugin import render_site
 from kb.settings import Settings
 
 
@@ -27,7 +27,7 @@ def content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         shutil.copy(path, folder / path.name)
     monkeypatch.setenv("KB_CONTENT_DIR", str(folder))
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr("kb.embed.embedder_for", lambda model: HashingEmbedder())
+    monkeypatch.setattr("kb.index.embed.embedder_for", lambda model: HashingEmbedder())
     return folder
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import yaml
 
-from kb.content import REQUIRED_SECTIONS
-from kb.model import REASONED_FIELDS
-from kb.validate import Report, validate_paths
+from kb.check.problems import Report
+from kb.check.validate import validate_paths
+from kb.format.content import REQUIRED_SECTIONS
+from kb.format.model import REASONED_FIELDS
 
 BODY = "\n".join(f"## {heading}\n\nNot stated in the sources.\n" for heading in REQUIRED_SECTIONS)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from kb.content import REQUIRED_SECTIONS
-from kb.scaffold import title_id
+from kb.format.content import REQUIRED_SECTIONS
+from kb.tools.scaffold import title_id
 from tests.conftest import ROOT, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -55,8 +55,8 @@ def test_five_mistakes_in_github_format() -> None:
 
 
 def test_github_format_escapes_newlines_and_property_separators(tmp_path: Path) -> None:
-    from kb.report import render
-    from kb.validate import Problem, Report
+    from kb.check.problems import Problem, Report
+    from kb.check.report import render
 
     report = Report(1, [Problem("a,b:c.md", 3, 2, "f", "first\nsecond 100%", "h")])
     line = render(report, "github")
@@ -304,8 +304,8 @@ def _marked_fields(node: object, defs: dict[str, object], path: str = "") -> dic
 
 
 def test_vocab_knows_every_controlled_field_of_the_format() -> None:
-    from kb.model import CaseStudy
-    from kb.vocab import FIELD_VOCABULARY, NESTED_FIELD_VOCABULARY
+    from kb.format.model import CaseStudy
+    from kb.format.vocab import FIELD_VOCABULARY, NESTED_FIELD_VOCABULARY
 
     schema = CaseStudy.model_json_schema()
     marked = _marked_fields(schema, schema["$defs"])

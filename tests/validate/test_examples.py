@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.validate import validate_paths
+from kb.check.validate import validate_paths
 
 DATA = Path(__file__).parent / "data"
 VALID = sorted((DATA / "valid").glob("*.md"))

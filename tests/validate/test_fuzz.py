@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.validate import validate_file
+from kb.check.validate import validate_file
 from tests.validate.mutations import MUTATIONS, Mutation, case_files, mutate
 
 FIELDS = [

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kb.content import parse_front_matter, read_source
-from kb.validate import format_field, validate_file
+from kb.check.problems import format_field
+from kb.check.validate import validate_file
+from kb.format.content import parse_front_matter, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = Path(__file__).parent / "data" / "valid" / "norfolk-falls-prevention.md"
@@ -82,7 +83,7 @@ def test_odd_untagged_scalars_give_a_message(value: str, tmp_path: Path) -> None
 
 
 def test_parse_front_matter_never_raises_anything_but_file_error() -> None:
-    from kb.content import FileError
+    from kb.errors import FileError
 
     for text in ("a: !!int ''", "a: !!bool x", "a: !!timestamp x", "? [a]\n: b", "a: 0x_"):
         try:

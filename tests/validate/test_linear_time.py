@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import MAX_FILE_BYTES
-from kb.validate import validate_file
+from kb.check.validate import validate_file
+from kb.format.content import MAX_FILE_BYTES
 
 HEAD = "---\nid: case\ntitle: x\n---\n## Context\n"
 BUDGET = MAX_FILE_BYTES - 64

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.content import MAX_FILE_BYTES, FileError, find_case_files, read_source
-from kb.validate import validate_paths
+from kb.check.validate import validate_paths
+from kb.errors import FileError
+from kb.format.content import MAX_FILE_BYTES, find_case_files, read_source
 from tests.conftest import ROOT, run_cli
 
 VALID = min((ROOT / "content").glob("*.md"))  # a shipped case study, kept valid

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kb.figures import figure_sentence, format_outcome
-from kb.model import Outcome
-from kb.validate import Report
-from kb.vocab import load_vocabularies
+from kb.check.problems import Report
+from kb.format.figures import figure_sentence, format_outcome
+from kb.format.model import Outcome
+from kb.format.vocab import load_vocabularies
 from tests.validate.cases import base, check
 
 
@@ -245,7 +245,7 @@ def test_an_undated_source_with_the_day_it_was_read(tmp_path: Path) -> None:
 
 def test_evidence_gathered_in_more_than_one_way(tmp_path: Path) -> None:
     """A comparison group and interviews: both methods are named, and the page says both."""
-    from kb.site import _facts_rows
+    from kb.publish.case_page import _facts_rows
 
     both = {"level": 2, "method": ["comparison-group", "qualitative"]}
     report = check(tmp_path, base(evidence=both))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.report import FORMATS, escape_text, render
-from kb.validate import validate_paths
+from kb.check.report import FORMATS, escape_text, render
+from kb.check.validate import validate_paths
 
 VALID = Path(__file__).parent / "data" / "valid" / "norfolk-falls-prevention.md"
 HOSTILE = "x\x1b[2J\x1b]0;title\x07\r\n9 file(s) checked: all valid\u202e\u2028\x9b31m\x7f"

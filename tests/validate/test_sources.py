@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kb.model import Source
-from kb.schema import case_study_schema
-from kb.validate import Problem, Report, validate_paths
+from kb.check.problems import Problem, Report
+from kb.check.validate import validate_paths
+from kb.format.model import Source
+from kb.format.schema import case_study_schema
 from tests.conftest import run_cli
 from tests.validate.cases import BODY, base, check
 

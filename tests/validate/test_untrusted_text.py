@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.site import sanitise_html
-from kb.validate import Problem, validate_file
+from kb.check.problems import Problem
+from kb.check.validate import validate_file
+from kb.format.html import sanitise_html
 
 VALID = Path(__file__).parent / "data" / "valid" / "norfolk-falls-prevention.md"
 ROOT = Path(__file__).resolve().parents[2]

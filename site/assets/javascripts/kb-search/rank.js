@@ -1,8 +1,10 @@
-// The ranking of `kb search` (kb/search.py), in the browser: BM25 and dense scores fused by
-// reciprocal rank, the lexical credit scaled by the query's coverage, outcome-aware boosts for
-// questions about results, a relevance floor, and each hit's best passage, snippet, shared
-// facets and result sentences. Every parameter comes from data.json, written from kb.search by
-// kb/site_search.py, so a change to the Python ranking reaches the site with the next build.
+// The ranking of `kb search` (kb/search/), in the browser: BM25 and dense scores fused (a convex
+// mix of min-max scaled scores by default, or reciprocal rank; the lexical part optionally scaled
+// by the query's coverage), outcome-aware boosts for questions about results, a relevance floor,
+// and each hit's best passage, snippet, shared facets and result sentences. Every parameter comes
+// from data.json, written from kb.search by kb/publish/search_data.py, so a change to the Python
+// ranking reaches the site with the next build. tests/browser/test_semantic_search.py holds this
+// file to Python's outputs surface by surface (the golden table).
 
 import { stem } from "./stemmer.js";
 
@@ -61,7 +63,13 @@ export class Ranker {
     this.vocab = new Map(bm25.vocab.map((t, i) => [t, i]));
     this.idf = bm25.idf;
     this.maxIdf = this.idf.length ? Math.max(...this.idf) : 1;
-    this.cases = data.cases;
+    // outcomes come as lists in the order of params.outcomeFields (kb.index.layout.StoredOutcome):
+    // read by name from here on
+    const fields = data.params.outcomeFields;
+    this.cases = data.cases.map((c) => ({
+      ...c,
+      outcomes: (c.outcomes || []).map((o) => Object.fromEntries(fields.map((f, i) => [f, o[i]]))),
+    }));
     this.caseStart = data.caseStart;
     this.passages = data.passages;
     this.stems = new Map();
@@ -307,7 +315,13 @@ export class Ranker {
     } else {
       const md = minmax(d);
       const mb = minmax(b);
-      idx.forEach((i, j) => { out[i] = f.alpha * md[j] + (1 - f.alpha) * mb[j]; });
+      idx.forEach((i, j) => {
+        let lexical = mb[j];
+        if (coverage && f.coverage_power > 0) {
+          lexical *= Math.min(1, Math.max(0, coverage[i])) ** f.coverage_power;
+        }
+        out[i] = f.alpha * md[j] + (1 - f.alpha) * lexical;
+      });
     }
     return out;
   }
@@ -351,9 +365,9 @@ export class Ranker {
       const credit = this.params.outcomeCredit;
       this.outcomeCache.set(key, this.cases.map((c) => {
         let best = 0;
-        for (const [kind, status, numeric] of c.outcomes || []) {
-          if (kinds.length && !kinds.includes(kind)) continue;
-          best = Math.max(best, (credit[status] || 0) * (numeric ? 1 : credit.noFigure));
+        for (const o of c.outcomes) {
+          if (kinds.length && !kinds.includes(o.kind)) continue;
+          best = Math.max(best, (credit[o.status] || 0) * (o.numeric ? 1 : credit.noFigure));
         }
         return best;
       }));
@@ -406,6 +420,8 @@ export class Ranker {
     const [lexical, coverage] = this.bm25(this.queryTokens(query));
     const rows = this.passages.length;
     if (!vector) {
+      // keywords only, until the model loads: a case study without a word of the query is left
+      // out (-1), where `kb search --mode bm25` (an evaluation mode) keeps it at 0
       let top = 0;
       allowed.forEach((ok, i) => { if (ok && lexical[i] > top) top = lexical[i]; });
       const cases = Float64Array.from(lexical, (v, i) => (allowed[i] && v > 0 ? v / top : -1));
@@ -563,16 +579,16 @@ export class Ranker {
   results(c, kinds, noEffectFirst = false) {
     if (kinds === null && !noEffectFirst) return [];
     const order = { achieved: 0, estimated: 1, target: 2 };
-    const unchanged = (o) => (noEffectFirst && o[4] === "no-change" ? 0 : 1);
-    const outcomes = [...(c.outcomes || [])].map((o, i) => [o, i]);
-    outcomes.sort(([a, i], [b, j]) => unchanged(a) - unchanged(b) || order[a[1]] - order[b[1]]
-      || b[2] - a[2] || i - j);
+    const unchanged = (o) => (noEffectFirst && o.direction === "no-change" ? 0 : 1);
+    const outcomes = c.outcomes.map((o, i) => [o, i]);
+    outcomes.sort(([a, i], [b, j]) => unchanged(a) - unchanged(b)
+      || order[a.status] - order[b.status] || b.numeric - a.numeric || i - j);
     const out = [];
-    for (const [[kind, , , sentence, direction]] of outcomes) {
-      if (!sentence) continue;
-      if (kinds === null && direction !== "no-change") continue;
-      if (kinds && kinds.length && !kinds.includes(kind)) continue;
-      out.push(sentence);
+    for (const [o] of outcomes) {
+      if (!o.sentence) continue;
+      if (kinds === null && o.direction !== "no-change") continue;
+      if (kinds && kinds.length && !kinds.includes(o.kind)) continue;
+      out.push(o.sentence);
     }
     return out.slice(0, 2);
   }
@@ -586,7 +602,7 @@ function cueText(text) {
 
 // a case study with a result (achieved) that did not change
 function noEffect(c) {
-  return (c.outcomes || []).some((o) => o[4] === "no-change" && o[1] === "achieved");
+  return c.outcomes.some((o) => o.direction === "no-change" && o.status === "achieved");
 }
 
 function ranks(values) {

@@ -1,0 +1,739 @@
+"""Peer-review packs for facilitators: a session's cases, agenda, roles, prompts and notes page.
+
+A pack is built once (`build_pack`) as plain data, then rendered as Markdown or as HTML that prints
+cleanly on A4 (`render_pack`). Selection keeps only case studies relevant to the theme: those
+tagged with a topic the theme names, or, when the theme names none, whose own words (never a
+'not stated' line) contain the theme's words. Among them it prefers variety of regions, ICSs and
+tiers, and it says so when fewer relevant cases exist than were asked for. The participants' own
+case studies are left out of the comparables and summarised as the session's starting point.
+
+It reads the library through `kb.search` and phrases figures through `kb.format.figures`; it never
+reads
+files or prints. Contributed text is escaped (HTML) or quoted as validated Markdown.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+from kb.errors import SearchError
+from kb.format.content import Entry
+from kb.format.figures import counted, format_outcome, format_source
+from kb.format.markers import is_placeholder, without_placeholders
+from kb.format.vocab import in_sentence, load_vocabularies, normalise
+from kb.search.filters import Filters
+from kb.search.searcher import Searcher, SearchHit
+
+__all__ = [
+    "AgendaItem",
+    "Pack",
+    "PackCase",
+    "PackRequest",
+    "Prompt",
+    "build_pack",
+    "case_words",
+    "make_pack",
+    "plan_agenda",
+    "relevance",
+    "render_pack",
+    "theme_topics",
+]
+
+Format = Literal["md", "html"]
+MIN_MINUTES = 30
+_STATUS = {"achieved": "Achieved", "estimated": "Estimate", "target": "Target"}
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "to",
+        "with",
+        "by",
+        "at",
+        "from",
+        "or",
+        "our",
+        "their",
+        "its",
+        "is",
+        "are",
+        "be",
+        "as",
+        "into",
+        "how",
+        "what",
+        "who",
+        "why",
+        "we",
+        "people",
+        "work",
+        "prevention",
+        "programme",
+        "programmes",
+        "project",
+        "session",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PackRequest:
+    """What a facilitator asks for."""
+
+    theme: str
+    participants: tuple[str, ...] = ()  # ICS ids of the systems taking part
+    limit: int = 4  # how many comparable case studies
+    filters: Filters | None = None
+    today: date | None = None  # the date printed on the pack (default: today)
+    minutes: int = 90  # the length of the session
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One slot of the session."""
+
+    start: int  # minutes from the start
+    minutes: int
+    title: str
+    lead: str  # the role that leads it
+
+
+@dataclass(frozen=True)
+class PackCase:
+    """A comparable case study and why it was chosen."""
+
+    entry: Entry
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A discussion question tied to the case studies that raise it."""
+
+    text: str
+    cases: tuple[str, ...]  # titles
+    basis: str  # what ties it to them: '3Cs: capacity', 'challenge: ...', 'tier: ...'
+
+
+@dataclass
+class Pack:
+    """Everything a session needs, as data."""
+
+    theme: str
+    day: date
+    minutes: int
+    participants: tuple[str, ...]  # ICS labels
+    own: dict[str, list[Entry]]  # participant label -> its case studies on the theme
+    cases: list[PackCase]
+    selection: list[str]  # how the cases were chosen, in sentences
+    agenda: list[AgendaItem]
+    roles: list[tuple[str, str]]
+    prompts: list[Prompt]
+    notes: list[str] = field(default_factory=list)
+
+
+@cache
+def _prompts() -> dict[str, Any]:
+    text = resources.files("kb").joinpath("data", "prompts.yml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+# ---- relevance ----------------------------------------------------------------------------
+
+
+def theme_topics(theme: str) -> tuple[str, ...]:
+    """Topic ids the theme names ('falls and frailty' -> falls, frailty)."""
+    topics = load_vocabularies().topics
+    found = topics.resolve(theme)
+    if found:
+        return (found,)
+    several = topics.split(theme)
+    if several:
+        return tuple(several)
+    words = normalise(theme).split()
+    out: list[str] = []
+    for size in (3, 2, 1):
+        for start in range(len(words) - size + 1):
+            term = topics.resolve(" ".join(words[start : start + size]))
+            if term and term not in out:
+                out.append(term)
+    return tuple(out)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _theme_words(theme: str) -> set[str]:
+    return {_stem(w) for w in normalise(theme).split() if w not in _STOP and len(w) >= 3}
+
+
+def case_words(entry: Entry) -> set[str]:
+    """The stemmed words of a case study's own text, with 'not stated' sentences removed."""
+    case = entry.case
+    vocab = load_vocabularies()
+    parts = [case.title, case.summary, case.cohort or "", *case.interventions]
+    parts += [vocab.topics.label(t) for t in case.topics]
+    parts += [s.text for s in entry.sections]
+    # kb.index.passages decides what is placeholder text, for search and packs alike
+    text = "\n".join(without_placeholders(p) for p in parts if not is_placeholder(p))
+    return {_stem(w) for w in normalise(text).split()}
+
+
+def relevance(entry: Entry, theme: str) -> tuple[bool, list[str]]:
+    """Whether a case study is about the theme, and the reasons (topics or words it shares)."""
+    topics = theme_topics(theme)
+    vocab = load_vocabularies()
+    if topics:
+        shared = [t for t in topics if t in entry.case.topics]
+        reasons = [f"tagged {in_sentence(vocab.topics.label(t))}" for t in shared]
+        return bool(shared), reasons
+    wanted = _theme_words(theme)
+    shared_words = sorted(wanted & case_words(entry))
+    if not wanted:
+        return False, []
+    # most of the theme's words, and at least one, in the case study's own text
+    enough = len(shared_words) >= max(1, (len(wanted) + 1) // 2)
+    return enough, [f"its text mentions {', '.join(shared_words)}"] if enough else []
+
+
+# ---- selection ----------------------------------------------------------------------------
+
+
+def _is_participant(entry: Entry, participants: Sequence[str]) -> bool:
+    return bool(participants) and Filters(ics=tuple(participants)).matches(entry.case)
+
+
+def _diverse(candidates: list[tuple[SearchHit, Entry, list[str]]], count: int) -> list[PackCase]:
+    """Best first, with a penalty for a region, ICS or tier mix already in the pack."""
+    chosen: list[PackCase] = []
+    regions: Counter[str] = Counter()
+    systems: Counter[str] = Counter()
+    tiers: Counter[str] = Counter()
+    pool = list(candidates)
+    while pool and len(chosen) < count:
+
+        def value(item: tuple[SearchHit, Entry, list[str]]) -> float:
+            hit, entry, _ = item
+            case = entry.case
+            penalty = 0.15 * sum(regions[r] for r in case.region or ["national"])
+            penalty += 0.1 * sum(systems[i] for i in case.ics)
+            penalty += 0.03 * sum(tiers[t] for t in case.tiers)
+            return hit.score - penalty
+
+        best = max(pool, key=value)
+        pool.remove(best)
+        hit, entry, reasons = best
+        case = entry.case
+        extra = []
+        if chosen and not any(regions[r] for r in case.region or ["national"]):
+            extra.append("adds a region not yet in the pack")
+        regions.update(case.region or ["national"])
+        systems.update(case.ics)
+        tiers.update(case.tiers)
+        chosen.append(PackCase(entry, hit.score, tuple(reasons + extra)))
+    return chosen
+
+
+def plan_agenda(minutes: int, cases: int, participants: int) -> list[AgendaItem]:
+    """Timed slots that add up to `minutes` exactly (at least MIN_MINUTES), none under 2."""
+    if minutes < MIN_MINUTES:
+        raise SearchError(
+            f"a session of {minutes} minutes is too short for a peer review; "
+            f"hint: give --minutes {MIN_MINUTES} or more"
+        )
+    slots: list[tuple[float, str, str]] = [
+        (5, "Welcome, purpose and ground rules", "Chair"),
+        (
+            10 if participants else 5,
+            "Where we start: the participating systems' own work",
+            "Participants",
+        ),
+    ]
+    slots += [
+        (8, f"Case study {n}: presentation and questions", "Presenter") for n in range(1, cases + 1)
+    ]
+    slots += [
+        (10, "Outcomes side by side: what counts as evidence here?", "Chair"),
+        (20, "Discussion: the prompts", "Chair"),
+        (10, "Actions, owners and next steps", "Note-taker"),
+    ]
+    if minutes < 3 * len(slots):
+        raise SearchError(
+            f"{cases} case studies do not fit in {minutes} minutes; "
+            f"hint: ask for fewer --cases or more --minutes (about 8 minutes a case)"
+        )
+    weight = sum(w for w, _, _ in slots)
+    shares = [max(2.0, w * minutes / weight) for w, _, _ in slots]
+    scale = (minutes - 2 * len(slots)) / max(1e-9, sum(s - 2 for s in shares))
+    shares = [2 + (s - 2) * scale for s in shares]
+    lengths = [int(s) for s in shares]
+    # the minutes lost to rounding go to the slots that lost most
+    order = sorted(range(len(slots)), key=lambda i: lengths[i] - shares[i])
+    for i in order[: minutes - sum(lengths)]:
+        lengths[i] += 1
+    agenda: list[AgendaItem] = []
+    start = 0
+    for length, (_, title, lead) in zip(lengths, slots, strict=True):
+        agenda.append(AgendaItem(start, length, title, lead))
+        start += length
+    return agenda
+
+
+def _prompt_list(cases: Sequence[PackCase]) -> list[Prompt]:
+    prompts = _prompts()
+    vocab = load_vocabularies()
+    out: list[Prompt] = []
+
+    def titles(field_name: str, value: str) -> tuple[str, ...]:
+        return tuple(
+            c.entry.case.title for c in cases if value in getattr(c.entry.case, field_name)
+        )
+
+    three_cs = Counter(v for c in cases for v in c.entry.case.three_cs)
+    for value, _ in three_cs.most_common():
+        if value in prompts["three_cs"]:
+            basis = f"3Cs: {in_sentence(vocab.three_cs.label(value))}"
+            out.append(
+                Prompt(_one_line(prompts["three_cs"][value]), titles("three_cs", value), basis)
+            )
+    challenges = Counter(v for c in cases for v in c.entry.case.challenges)
+    for value, _ in challenges.most_common(3):
+        if value in prompts["challenges"]:
+            basis = f"challenge: {in_sentence(vocab.challenges.label(value))}"
+            text = _one_line(prompts["challenges"][value])
+            out.append(Prompt(text, titles("challenges", value), basis))
+    tiers = Counter(v for c in cases for v in c.entry.case.tiers)
+    for value, _ in tiers.most_common(2):
+        if value in prompts.get("tiers", {}):
+            basis = f"tier: {in_sentence(vocab.tiers.label(value))}"
+            out.append(Prompt(_one_line(prompts["tiers"][value]), titles("tiers", value), basis))
+    estimated = tuple(
+        c.entry.case.title
+        for c in cases
+        if any(o.status != "achieved" for o in c.entry.case.outcomes)
+    )
+    if estimated:
+        out.append(Prompt(_one_line(prompts["estimates"]), estimated, "estimates and targets"))
+    out += [Prompt(_one_line(p), (), "general") for p in prompts["general"][:2]]
+    return out
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def build_pack(searcher: Searcher, entries: Sequence[Entry], request: PackRequest) -> Pack:
+    """Choose the cases and lay out the session; SearchError when nothing relevant exists."""
+    if not request.theme.strip():
+        raise SearchError("the theme is empty; hint: say what the session is about, in words")
+    vocab = load_vocabularies()
+    by_id = {e.case.id: e for e in entries}
+    hits = searcher.search(request.theme, filters=request.filters, limit=len(by_id))
+    relevant: list[tuple[SearchHit, Entry, list[str]]] = []
+    own_relevant: list[Entry] = []
+    for hit in hits:
+        entry = by_id[hit.case_id]
+        ok, reasons = relevance(entry, request.theme)
+        if not ok:
+            continue
+        if _is_participant(entry, request.participants):
+            own_relevant.append(entry)
+        else:
+            relevant.append((hit, entry, reasons))
+    if not relevant:
+        topics = theme_topics(request.theme)
+        named = ", ".join(vocab.topics.label(t) for t in topics)
+        raise SearchError(
+            "no case study from outside the participating systems is about "
+            f"'{request.theme}'"
+            + (f" (topics: {named})" if named else "")
+            + "; hint: widen the theme or drop a filter"
+        )
+    cases = _diverse(relevant, request.limit)
+    own: dict[str, list[Entry]] = {}
+    for ics in request.participants:
+        mine = [e for e in entries if _is_participant(e, (ics,))]
+        on_theme = [e for e in own_relevant if e in mine]
+        own[vocab.ics.label(ics)] = on_theme or mine
+    selection = _selection_text(request, cases, len(relevant))
+    labels = tuple(vocab.ics.label(i) for i in request.participants)
+    agenda = plan_agenda(request.minutes, len(cases), len(labels))
+    roles = _roles(labels, cases)
+    return Pack(
+        theme=request.theme.strip(),
+        day=request.today or date.today(),
+        minutes=request.minutes,
+        participants=labels,
+        own=own,
+        cases=cases,
+        selection=selection,
+        agenda=agenda,
+        roles=roles,
+        prompts=_prompt_list(cases),
+    )
+
+
+def _selection_text(request: PackRequest, cases: Sequence[PackCase], available: int) -> list[str]:
+    vocab = load_vocabularies()
+    topics = theme_topics(request.theme)
+    if topics:
+        rule = "tagged with " + " or ".join(in_sentence(vocab.topics.label(t)) for t in topics)
+    else:
+        rule = "whose own text (not 'not stated' lines) uses the theme's words"
+    lines = [
+        f"Only case studies {rule} were considered: {available} from outside the "
+        "participating systems."
+    ]
+    regions = {r for c in cases for r in c.entry.case.region} or {"national"}
+    lines.append(
+        f"Among them, the closest to the theme were taken, preferring a mix of regions, systems "
+        f"and tiers: {counted(len(cases), 'case study', 'case studies')} from "
+        f"{counted(len(regions), 'region', 'regions')}."
+    )
+    if available < request.limit:
+        lines.append(
+            f"You asked for {request.limit}; the library holds only "
+            f"{counted(available, 'relevant case study', 'relevant case studies')} from "
+            "elsewhere, so the pack has fewer."
+        )
+    if request.participants:
+        lines.append("The participating systems' own case studies are left out of the comparables.")
+    return lines
+
+
+def _roles(participants: Sequence[str], cases: Sequence[PackCase]) -> list[tuple[str, str]]:
+    roles = [
+        ("Chair", "keeps time, opens and closes each item, makes sure every system is heard"),
+        ("Note-taker", "records points on the notes page and the actions with owners and dates"),
+    ]
+    for n, case in enumerate(cases, 1):
+        who = participants[(n - 1) % len(participants)] if participants else "a volunteer"
+        roles.append(
+            (
+                f"Presenter, case study {n}",
+                f"{who}: reads '{case.entry.case.title}' beforehand "
+                "and presents it in three minutes",
+            )
+        )
+    return roles
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+
+def _section(entry: Entry, heading: str) -> str:
+    text = next((s.text for s in entry.sections if s.heading == heading), "")
+    return text.strip() or "Not stated in the sources."
+
+
+def _where(entry: Entry) -> str:
+    vocab = load_vocabularies()
+    case = entry.case
+    system = ", ".join(vocab.ics.label(i) for i in case.ics) or "national"
+    region = ", ".join(vocab.regions.label(r) for r in case.region) or "England"
+    return f"{system} ({region})"
+
+
+def _outcome_rows(entry: Entry) -> list[tuple[str, str, str, str, str]]:
+    vocab = load_vocabularies()
+    return [
+        (
+            o.metric,
+            format_outcome(o, vocab, status=False),
+            _STATUS[o.status],
+            o.timeframe,
+            o.comparator,
+        )
+        for o in entry.case.outcomes
+    ]
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _tie(prompt: Prompt, pack: Pack) -> str:
+    """' (raised by case studies 1 and 3, Gloucestershire and Essex: 3Cs capacity)'."""
+    if not prompt.cases:
+        return ""
+    numbers = [str(n) for n, c in enumerate(pack.cases, 1) if c.entry.case.title in prompt.cases]
+    places = [t.split(":")[0] for t in prompt.cases]
+    many = len(numbers) > 1
+    which = ", ".join(numbers[:-1]) + " and " + numbers[-1] if many else numbers[0]
+    names = ", ".join(places[:-1]) + " and " + places[-1] if len(places) > 1 else places[0]
+    noun = "case studies" if many else "case study"
+    return f" (raised by {noun} {which}, {names}: {prompt.basis})"
+
+
+def _prepared(pack: Pack) -> str:
+    if pack.participants:
+        who = "for " + ", ".join(pack.participants)
+    else:
+        who = "for an open session (no participating systems named)"
+    return f"Prepared {pack.day.isoformat()} {who}. Session: {pack.minutes} minutes."
+
+
+def _markdown(pack: Pack) -> str:
+    vocab = load_vocabularies()
+    out = [f"# Peer-review pack: {_cell(pack.theme)}", "", _prepared(pack), ""]
+    out += ["## How the case studies were chosen", ""]
+    out += [f"- {line}" for line in pack.selection] + [""]
+    out += ["## Agenda", "", "| Time | Minutes | Item | Led by |", "|---|---|---|---|"]
+    for item in pack.agenda:
+        out.append(
+            f"| {item.start // 60}:{item.start % 60:02d} | {item.minutes} | "
+            f"{_cell(item.title)} | {item.lead} |"
+        )
+    out += ["", f"Total: {sum(i.minutes for i in pack.agenda)} minutes.", "", "## Roles", ""]
+    out += [f"- **{role}**: {duty}" for role, duty in pack.roles] + [""]
+    out += ["## Where we start: the participating systems", ""]
+    if not pack.participants:
+        out += ["No participating systems were named.", ""]
+    for label, mine in pack.own.items():
+        out += [f"### {label}", ""]
+        if not mine:
+            out += [
+                f"{label} has no case study in the library yet: ask them to bring a "
+                "one-page summary of their work on this theme.",
+                "",
+            ]
+        for entry in mine:
+            out += [f"**{entry.case.title}** (`{entry.case.id}`)", "", entry.case.summary, ""]
+            for metric, figure, status, timeframe, _ in _outcome_rows(entry):
+                out.append(f"- {metric}: {figure} ({status.lower()}, {timeframe})")
+            out.append("")
+    out += [
+        "## Outcomes side by side",
+        "",
+        "Grouped by case study. Estimates and targets are marked as such: they are not results.",
+        "",
+    ]
+    for n, case in enumerate(pack.cases, 1):
+        out += [f"### {n}. {case.entry.case.title}", ""]
+        rows = _outcome_rows(case.entry)
+        if not rows:
+            note = case.entry.case.outcomes_note or "The sources give no figures."
+            out += [note, ""]
+            continue
+        out += [
+            "| Outcome | Figure | Achieved, estimate or target | Timeframe | Versus |",
+            "|---|---|---|---|---|",
+        ]
+        out += [f"| {' | '.join(_cell(c) for c in row)} |" for row in rows] + [""]
+    for n, case in enumerate(pack.cases, 1):
+        entry = case.entry
+        c = entry.case
+        sources = "; ".join(format_source(s.title, s.publisher, s.year) for s in c.sources)
+        tiers = ", ".join(vocab.tiers.label(t) for t in c.tiers)
+        out += [
+            f"## Case study {n}: {c.title}",
+            "",
+            f"*{_where(entry)}. Tiers: {tiers}. Evidence: "
+            f"{vocab.evidence_levels.label(str(c.evidence.level))}.*",
+            "",
+            f"*Why it is here:* {'; '.join(case.reasons)}.",
+            "",
+            "### Summary",
+            "",
+            c.summary,
+            "",
+            "### Outcomes",
+            "",
+        ]
+        rows = _outcome_rows(entry)
+        out += [f"- {m}: {f} ({s.lower()}; {t}; versus {v})" for m, f, s, t, v in rows] or [
+            c.outcomes_note or "The sources give no figures."
+        ]
+        out += ["", "### What made it work", "", _section(entry, "What made it work"), ""]
+        out += ["### Challenges", "", _section(entry, "Challenges"), ""]
+        out += ["### Lessons for peers", "", _section(entry, "Lessons for peers"), ""]
+        out += [f"*Sources:* {sources}. Case study id: `{c.id}`.", ""]
+    out += ["## Discussion prompts", ""]
+    for n, prompt in enumerate(pack.prompts, 1):
+        out.append(f"{n}. {prompt.text}{_tie(prompt, pack)}")
+    out += ["", "## Notes", ""]
+    out += ["| Point | Who | Action and date |", "|---|---|---|"]
+    out += ["|   |   |   |"] * 12
+    out.append("")
+    return "\n".join(out)
+
+
+_CSS = """
+@page { size: A4; margin: 18mm 16mm; }
+body { font: 11pt/1.45 system-ui, sans-serif; color: #111; max-width: 48rem; margin: 2rem auto; }
+h1 { font-size: 20pt; } h2 { font-size: 15pt; margin-top: 1.6em; } h3 { font-size: 12pt; }
+table { border-collapse: collapse; width: 100%; margin: .5em 0 1em; font-size: 10pt; }
+th, td { border: 1px solid #999; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; }
+.meta { color: #444; font-style: italic; }
+.notes td { height: 2.2em; }
+@media print {
+  body { margin: 0; max-width: none; }
+  .page { break-before: page; }
+  tr, li, .keep { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+}
+"""
+
+
+def _h(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _md_html(text: str) -> str:
+    """A section's Markdown as safe HTML (contributed text: only plain formatting tags)."""
+    import markdown
+    import nh3
+
+    rendered = markdown.markdown(text)
+    return nh3.clean(
+        rendered,
+        tags={"p", "ul", "ol", "li", "strong", "em", "code", "a", "br"},
+        attributes={"a": {"href"}},
+        url_schemes={"https"},
+    )
+
+
+def _html(pack: Pack) -> str:
+    vocab = load_vocabularies()
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en-GB"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Peer-review pack: {_h(pack.theme)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Peer-review pack: {_h(pack.theme)}</h1>",
+        f'<p class="meta">{_h(_prepared(pack))}</p>',
+        "<h2>How the case studies were chosen</h2><ul>",
+        *[f"<li>{_h(line)}</li>" for line in pack.selection],
+        "</ul>",
+        '<h2>Agenda</h2><table class="agenda"><thead><tr><th>Time</th><th>Minutes</th>'
+        "<th>Item</th><th>Led by</th></tr></thead><tbody>",
+    ]
+    for item in pack.agenda:
+        parts.append(
+            f"<tr><td>{item.start // 60}:{item.start % 60:02d}</td><td>{item.minutes}</td>"
+            f"<td>{_h(item.title)}</td><td>{_h(item.lead)}</td></tr>"
+        )
+    total = sum(i.minutes for i in pack.agenda)
+    parts += [
+        f'</tbody></table><p>Total: <span id="total">{total}</span> minutes.</p>',
+        "<h2>Roles</h2><ul>",
+    ]
+    parts += [f"<li><strong>{_h(r)}</strong>: {_h(d)}</li>" for r, d in pack.roles]
+    parts += ["</ul>", '<section class="page"><h2>Where we start: the participating systems</h2>']
+    if not pack.participants:
+        parts.append("<p>No participating systems were named.</p>")
+    for label, mine in pack.own.items():
+        parts.append(f"<h3>{_h(label)}</h3>")
+        if not mine:
+            parts.append(
+                f"<p>{_h(label)} has no case study in the library yet: ask them to bring "
+                "a one-page summary of their work on this theme.</p>"
+            )
+        for entry in mine:
+            parts.append(
+                f"<p><strong>{_h(entry.case.title)}</strong></p><p>{_h(entry.case.summary)}</p><ul>"
+            )
+            parts += [
+                f"<li>{_h(m)}: {_h(f)} ({_h(s.lower())}, {_h(t)})</li>"
+                for m, f, s, t, _ in _outcome_rows(entry)
+            ]
+            parts.append("</ul>")
+    parts += [
+        "</section>",
+        '<section class="page"><h2>Outcomes side by side</h2>',
+        "<p>Grouped by case study. Estimates and targets are marked as such: they are not "
+        "results.</p>",
+    ]
+    for n, case in enumerate(pack.cases, 1):
+        parts.append(f'<h3 class="keep">{n}. {_h(case.entry.case.title)}</h3>')
+        rows = _outcome_rows(case.entry)
+        if not rows:
+            parts.append(
+                f"<p>{_h(case.entry.case.outcomes_note or 'The sources give no figures.')}</p>"
+            )
+            continue
+        parts.append(
+            "<table><thead><tr><th>Outcome</th><th>Figure</th><th>Achieved, estimate or "
+            "target</th><th>Timeframe</th><th>Versus</th></tr></thead><tbody>"
+        )
+        parts += ["<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows]
+        parts.append("</tbody></table>")
+    parts.append("</section>")
+    for n, case in enumerate(pack.cases, 1):
+        entry = case.entry
+        c = entry.case
+        tiers = ", ".join(vocab.tiers.label(t) for t in c.tiers)
+        sources = "; ".join(format_source(s.title, s.publisher, s.year) for s in c.sources)
+        parts += [
+            f'<section class="page case" id="case-{n}">',
+            f"<h2>Case study {n}: {_h(c.title)}</h2>",
+            f'<p class="meta">{_h(_where(entry))}. Tiers: {_h(tiers)}. Evidence: '
+            f"{_h(vocab.evidence_levels.label(str(c.evidence.level)))}.</p>",
+            f"<p><em>Why it is here:</em> {_h('; '.join(case.reasons))}.</p>",
+            f"<h3>Summary</h3><p>{_h(c.summary)}</p><h3>Outcomes</h3><ul>",
+        ]
+        rows = _outcome_rows(entry)
+        parts += [
+            f"<li>{_h(m)}: {_h(f)} ({_h(s.lower())}; {_h(t)}; versus {_h(v)})</li>"
+            for m, f, s, t, v in rows
+        ] or [f"<li>{_h(c.outcomes_note or 'The sources give no figures.')}</li>"]
+        parts.append("</ul>")
+        for heading in ("What made it work", "Challenges", "Lessons for peers"):
+            parts.append(f"<h3>{heading}</h3>{_md_html(_section(entry, heading))}")
+        parts += [
+            f'<p class="meta">Sources: {_h(sources)}. Case study id: {_h(c.id)}.</p>',
+            "</section>",
+        ]
+    parts.append('<section class="page"><h2>Discussion prompts</h2><ol>')
+    for prompt in pack.prompts:
+        tie = _tie(prompt, pack)
+        parts.append(f"<li>{_h(prompt.text)}<em>{_h(tie)}</em></li>")
+    parts += [
+        "</ol></section>",
+        '<section class="page"><h2>Notes</h2>',
+        '<table class="notes"><thead><tr><th>Point</th><th>Who</th><th>Action and date</th>'
+        "</tr></thead><tbody>",
+        *["<tr><td></td><td></td><td></td></tr>"] * 16,
+        "</tbody></table></section>",
+        "</body></html>",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def render_pack(pack: Pack, fmt: Format = "md") -> str:
+    """The pack as Markdown or as printable HTML."""
+    if fmt == "html":
+        return _html(pack)
+    return _markdown(pack)
+
+
+def make_pack(
+    searcher: Searcher, entries: Sequence[Entry], request: PackRequest, fmt: Format = "md"
+) -> str:
+    """Build the pack and render it."""
+    return render_pack(build_pack(searcher, entries, request), fmt)
