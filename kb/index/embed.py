@@ -285,7 +285,30 @@ def export_onnx(
     identity = identity or f"{_model_name(model_dir)}@{model_fingerprint(model_dir)}"
     embedder = embedder or SentenceTransformerEmbedder(model_dir)
     st_model = embedder._load()
-    hf_model = st_model[0].auto_model
+    wrapper = _pool_model(st_model[0].auto_model)
+    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target_dir.parent))
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            _trace_to_onnx(wrapper, tmp / ONNX_FILE)
+        shutil.copyfile(model_dir / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
+        from kb.index.onnx import write_onnx_record
+
+        # moving the folder into place below keeps the files' mtimes, so the record stays valid
+        write_onnx_record(
+            tmp, identity=identity, max_tokens=embedder.max_tokens, dimension=embedder.dimension
+        )
+        _check_parity(embedder, OnnxEmbedder(tmp))
+        _replace_folder(target_dir, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target_dir / ONNX_FILE
+
+
+def _pool_model(hf_model: Any) -> Any:
+    """Wrap the transformer in a module that also mean-pools and normalises, in eval mode."""
+    import torch
 
     class _Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -300,7 +323,15 @@ def export_onnx(
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return hidden, torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    wrapper = _Pooled(hf_model).eval()
+    return _Pooled(hf_model).eval()
+
+
+def _trace_to_onnx(wrapper: Any, path: Path) -> None:
+    """Trace `wrapper` into an ONNX graph at `path`, with dynamic batch and token axes."""
+    import inspect
+
+    import torch
+
     # a padded example, so the attention-mask path is part of the traced graph
     ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 7592, 102, 0, 0, 0]])
     mask = (ids != 0).long()
@@ -311,45 +342,31 @@ def export_onnx(
         for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
     }
     dynamic["sentence_embedding"] = {0: "batch"}
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target_dir.parent))
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            kwargs: dict[str, Any] = {}
-            import inspect
+    kwargs: dict[str, Any] = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    torch.onnx.export(
+        wrapper,
+        (ids, mask, types),
+        str(path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["last_hidden_state", "sentence_embedding"],
+        dynamic_axes=dynamic,
+        opset_version=17,
+        **kwargs,
+    )
 
-            if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-                kwargs["dynamo"] = False
-            torch.onnx.export(
-                wrapper,
-                (ids, mask, types),
-                str(tmp / ONNX_FILE),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state", "sentence_embedding"],
-                dynamic_axes=dynamic,
-                opset_version=17,
-                **kwargs,
-            )
-        shutil.copyfile(model_dir / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-        from kb.index.onnx import write_onnx_record
 
-        # moving the folder into place below keeps the files' mtimes, so the record stays valid
-        write_onnx_record(
-            tmp, identity=identity, max_tokens=embedder.max_tokens, dimension=embedder.dimension
-        )
-        _check_parity(embedder, OnnxEmbedder(tmp))
-        if target_dir.exists():
-            old = target_dir.with_name(target_dir.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target_dir, old)
-            os.replace(tmp, target_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target_dir / ONNX_FILE
+def _replace_folder(target_dir: Path, new: Path) -> None:
+    """Move `new` to `target_dir`, replacing the folder there if there is one."""
+    if target_dir.exists():
+        old = target_dir.with_name(target_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target_dir, old)
+        os.replace(new, target_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target_dir)
 
 
 PARITY_TEXTS = (

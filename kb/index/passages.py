@@ -62,7 +62,9 @@ WORD = re.compile(r"(?u)\b\w\w+\b")
 # a letter, '&' and a letter standing alone ('A&E', 'R&D'): read as one word ('ae'), since single
 # letters are no words
 _LETTER_AND_LETTER = re.compile(r"(?<!\w)([^\W\d_])&([^\W\d_])(?!\w)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# a link: its text holds no bracket, its target parentheses one deep at most ('a_(b)'), so that
+# runs of brackets take linear time (the site's ranker cleans text the same way, rank.js MD_LINK)
+_MD_LINK = re.compile(r"\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 _MD_MARKS = re.compile(r"[*_`#>|]+")
 
 
@@ -97,7 +99,7 @@ class PassageScheme:
     def name(self) -> str:
         size = f"-size{self.window}" if self.window else ""
         return (
-            f"parts-v3-no-comments/profile-{self.profile}/results-{int(self.results)}/"
+            f"parts-v4-linear-links/profile-{self.profile}/results-{int(self.results)}/"
             f"context-{int(self.section_context)}/word-windows-overlap{WINDOW_OVERLAP}{size}/"
             f"{FIGURE_WORDING}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from kb.format.content import Entry
 from kb.index.build import update_index
 from kb.index.embed import HashingEmbedder
 from kb.index.load import load_index
-from kb.index.passages import PREAMBLE, PROFILE, passages_for
+from kb.index.passages import PREAMBLE, PROFILE, clean_markdown, passages_for
 from kb.search.searcher import Searcher
 
 from .conftest import CASES, make_entry
@@ -370,3 +371,32 @@ def test_bm25_scores_are_those_of_bm25s(entries):
         c, d = ours["indptr"][j], ours["indptr"][j + 1]
         assert np.array_equal(scores["indices"][a:b], ours["indices"][c:d]), term
         assert scores["data"][a:b].tobytes() == ours["data"][c:d].tobytes(), term
+
+
+# runs of link and image brackets, a body line's worth (the size cap is 256 KB): each once took
+# time quadratic in its length (40,000 '![' about 24 s), so indexing seemed to hang
+BRACKET_RUNS = ["[", "![", "[a](", "](", "[a]", "[[a]](", "[a](b", "[a](("]
+
+
+@pytest.mark.parametrize("unit", BRACKET_RUNS)
+def test_markdown_cleaning_takes_linear_time_on_runs_of_brackets(unit):
+    text = unit * (200_000 // len(unit))
+    start = time.process_time()
+    cleaned = clean_markdown(text)
+    assert time.process_time() - start < 1.0  # CPU seconds; quadratic took minutes
+    assert len(cleaned) <= len(text)
+
+
+def test_a_line_of_100000_brackets_is_indexed_and_found(entries, cache_dir, embedder):
+    hostile = [_edited(e, "[" * 100_000) if e.case.id == "norfolk-falls" else e for e in entries]
+    start = time.process_time()
+    update_index(hostile, cache_dir, embedder=embedder)
+    assert time.process_time() - start < 30
+    hits = Searcher.open(cache_dir, hostile, embedder=embedder).search("hip fractures after falls")
+    assert hits[0].case_id == "norfolk-falls"
+
+
+def test_links_keep_their_words_and_lose_their_targets():
+    assert clean_markdown("see [the report](https://x.org/a_(b)) now") == "see the report now"
+    assert clean_markdown("[a [b](c) d](e)") == "[a b d](e)"
+    assert clean_markdown("**Falls** fell by [a fifth](https://x.org).") == "Falls fell by a fifth."

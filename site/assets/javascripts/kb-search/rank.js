@@ -11,7 +11,7 @@ import { stem } from "./stemmer.js";
 const WORD = /[\p{L}\p{N}_]{2,}/gu;
 // a letter, '&' and a letter standing alone ('A&E'): one word ('ae'), as kb.passages.words_of
 const LETTER_AND_LETTER = /(?<![\p{L}\p{N}_])(\p{L})&(\p{L})(?![\p{L}\p{N}_])/gu;
-const MD_LINK = /\[([^\]]*)\]\([^)]*\)/g;
+const MD_LINK = /\[([^[\]]*)\]\((?:[^()]|\([^()]*\))*\)/g; // kb.index.passages._MD_LINK
 const MD_MARKS = /[*_`#>|]+/g;
 const ASTRAL = /[\uD800-\uDFFF]/;
 
