@@ -212,13 +212,32 @@ def check_site_dir(site_dir: Path, *, content_dir: Path, protect: Iterable[Path]
             empty = next(entries, None) is None
     except OSError as exc:
         raise OutputError(f"cannot use the site folder {site_dir}: {exc.strerror or exc}") from None
-    if empty or _is_marked(folder):
+    if empty:
+        return folder
+    if _is_marked(folder):
+        _refuse_links(folder, site_dir)
         return folder
     raise OutputError(
         f"the site folder {site_dir} holds files that no kb build wrote (it has no {SITE_MARKER} "
         "file), and a build empties it; hint: choose an empty or new --site-dir, or move those "
         "files away first"
     )
+
+
+def _refuse_links(folder: Path, site_dir: Path) -> None:
+    """Raise OutputError if an earlier build's folder holds a symbolic link: emptying the folder
+    leaves a link in place, and the build would write through it into the folder it points to."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in (*dirs, *files):
+            path = Path(root) / name
+            if path.is_symlink():
+                shown = Path(site_dir) / path.relative_to(folder)
+                raise OutputError(
+                    f"the site folder {site_dir} holds a symbolic link, {shown} (to "
+                    f"{os.readlink(path)}), which no kb build writes; a build would write through "
+                    "it; hint: delete the link (what it points to stays), or choose a new "
+                    "--site-dir"
+                )
 
 
 def _is_marked(folder: Path) -> bool:

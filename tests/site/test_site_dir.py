@@ -120,6 +120,29 @@ def test_new_then_earlier_build_folder_is_built_and_marked(content: Path, tmp_pa
     assert (site_dir / SITE_MARKER).is_file() and (site_dir / "index.html").is_file()
 
 
+@pytest.mark.parametrize("inside", ["search", "assets", "assets/javascripts", "index.html"])
+def test_a_link_inside_an_earlier_build_is_refused_and_its_target_kept(
+    content: Path, tmp_path: Path, inside: str
+) -> None:
+    site_dir = tmp_path / "site"
+    assert build("--site-dir", str(site_dir)).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "index.html").write_text("someone else's page")
+    (other / "keep.txt").write_text("keep")
+    link = site_dir / inside
+    if link.is_dir():
+        shutil.rmtree(link)
+    else:
+        link.unlink()
+    link.symlink_to(other if inside != "index.html" else other / "index.html")
+    result = build("--site-dir", str(site_dir))
+    assert result.exit_code == 1, result.output
+    assert "holds a symbolic link" in result.output and inside in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(other) == {"index.html": b"someone else's page", "keep.txt": b"keep"}
+
+
 def test_an_empty_folder_is_used(content: Path, tmp_path: Path) -> None:
     site_dir = tmp_path / "empty"
     site_dir.mkdir()
