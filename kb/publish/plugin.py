@@ -465,6 +465,7 @@ def serve_site(
     _shared["settings"] = settings
     say(f"Serving on http://{host}:{port}/ (content/ is watched; Ctrl+C stops)")
     try:
+        _refuse_bad_paths()
         serve(
             config_file=str(config_file or find_config()),
             livereload=True,
@@ -478,6 +479,25 @@ def serve_site(
         raise SiteError(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}; hint: choose another --port"
         ) from None
+
+
+def _refuse_bad_paths() -> None:
+    """Make the development server answer a request for a path it cannot name on disk (a NUL
+    byte: `GET /%00`) with 400 Bad Request, where it answered 500 and logged a traceback."""
+    from mkdocs.livereload import LiveReloadServer
+
+    serve_request = LiveReloadServer._serve_request
+    if getattr(serve_request, "kb_guarded", False):
+        return
+
+    def guarded(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if "\x00" in environ.get("PATH_INFO", ""):
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"Bad request: no page has a NUL character in its address.\n"]
+        return serve_request(self, environ, start_response)
+
+    guarded.kb_guarded = True  # type: ignore[attr-defined]
+    LiveReloadServer._serve_request = guarded  # type: ignore[method-assign]
 
 
 def _check_port(host: str, port: int) -> None:

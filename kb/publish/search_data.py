@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from kb.index.layout import StoredCase
+    from kb.index.load import SearchData
     from kb.search.searcher import Searcher
 
 __all__ = [
@@ -328,83 +329,129 @@ def export_site_search(
     data = searcher.data
     out = Path(site_dir) / SEARCH_DIR
     tmp = Path(tempfile.mkdtemp(prefix=".semantic-search-", dir=site_dir))
-    files: dict[str, Any] = {}
     try:
-        reason = ""
         onnx_dir = Path(cache_dir) / INDEX_DIR / ONNX_DIR
         ort_dir = Path(project_dir) / ORT_PACKAGE / "dist"
-        if not (onnx_dir / "model.onnx").is_file():
-            reason = "this site was built without the embedding model"
-        elif not all((ort_dir / name).is_file() for name in ORT_FILES):
-            reason = "this site was built without onnxruntime-web (run `npm ci`)"
+        reason = _missing_model_reason(onnx_dir, ort_dir)
         model_spec: dict[str, Any] | None = None
         vector_spec: dict[str, Any] | None = None
         bits = 0.0
         if not reason:
-            model = _cached_model(cache_dir, onnx_dir / "model.onnx", data.identity)
-            (tmp / "model").mkdir()
-            shutil.copyfile(model, tmp / "model" / "model.onnx")
-            shutil.copyfile(onnx_dir / "tokenizer.json", tmp / "model" / "tokenizer.json")
-            (tmp / "ort").mkdir()
-            for name in ORT_FILES:
-                shutil.copyfile(ort_dir / name, tmp / "ort" / name)
+            _copy_model_files(cache_dir, onnx_dir, ort_dir, data.identity, tmp)
             vectors, vector_spec = encode_vectors(data.vectors, vector_budget)
             (tmp / "vectors.bin").write_bytes(vectors)
             bits = sum(vector_spec["bits"]) / max(1, vector_spec["dimension"])
-            model_spec = {
-                "identity": data.identity,
-                "dimension": int(data.manifest.dimension),
-                "maxTokens": int(data.manifest.max_tokens),
-                "file": "model/model.onnx",
-                "tokenizer": "model/tokenizer.json",
-                "bytes": (tmp / "model" / "model.onnx").stat().st_size,
-                "runtime": "ort/ort.wasm.min.mjs",
-                "runtimeDir": "ort/",
-                "version": _version(tmp / "model" / "model.onnx", vectors),
-            }
-        bm25, bm25_spec = _bm25_bytes(data.bm25, len(data.case_ids))
-        (tmp / "bm25.bin").write_bytes(bm25)
-        texts, parts = _texts(searcher)
-        (tmp / "texts.json").write_bytes(_json_bytes(texts))
-        payload = {
-            "format": FORMAT,
-            "model": model_spec,
-            "noModel": reason,
-            "vectors": vector_spec and {**vector_spec, "file": "vectors.bin"},
-            "params": _ranking_parameters(searcher),
-            "bm25": {
-                **bm25_spec,
-                "file": "bm25.bin",
-                "vocab": [str(t) for t in data.bm25["vocab"]],
-                "idf": [float(v) for v in np.asarray(data.bm25["idf"], dtype=np.float32)],
-                "stopwords": sorted(str(w) for w in data.bm25["stopwords"]),
-                "docCase": _doc_positions(searcher),
-            },
-            "cases": [_case_record(case, parts[i]) for i, case in enumerate(searcher.cases)],
-            "caseStart": [int(v) for v in data.case_start],
-            "passages": [[int(s), int(a), int(b)] for s, a, b in data.passage_meta],
-            "labels": data.store.get("labels", {}),
-            "queryTerms": data.store.get("query_terms", []),
-            "icsPredecessors": data.store.get("ics_predecessors", {}),
-            "texts": "texts.json",
-            "bytes": {},
-        }
-        payload["bytes"] = {
-            name: (tmp / name).stat().st_size
-            for name in ("bm25.bin", "texts.json", "vectors.bin")
-            if (tmp / name).is_file()
-        }
+            model_spec = _model_spec(data, tmp, vectors)
+        bm25_spec, parts = _write_bm25_and_texts(searcher, tmp)
+        payload = _data_payload(searcher, tmp, model_spec, reason, vector_spec, bm25_spec, parts)
         (tmp / "data.json").write_bytes(_json_bytes(payload))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        out.chmod(0o755)  # mkdtemp made it private; a web server must read it
-        for path in sorted(out.rglob("*")):
-            if path.is_file():
-                files[path.relative_to(site_dir).as_posix()] = path.stat().st_size
+        files = _publish_folder(tmp, out, site_dir)
         return SiteSearchReport(files, model_spec is not None, reason, bits)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _missing_model_reason(onnx_dir: Path, ort_dir: Path) -> str:
+    """Why the site ships no model ('' if it does): no ONNX export, or no onnxruntime-web."""
+    if not (onnx_dir / "model.onnx").is_file():
+        return "this site was built without the embedding model"
+    if not all((ort_dir / name).is_file() for name in ORT_FILES):
+        return "this site was built without onnxruntime-web (run `npm ci`)"
+    return ""
+
+
+def _copy_model_files(
+    cache_dir: Path, onnx_dir: Path, ort_dir: Path, identity: str, tmp: Path
+) -> None:
+    """Copy the int8 model, its tokenizer and the onnxruntime-web files into `tmp`."""
+    model = _cached_model(cache_dir, onnx_dir / "model.onnx", identity)
+    (tmp / "model").mkdir()
+    shutil.copyfile(model, tmp / "model" / "model.onnx")
+    shutil.copyfile(onnx_dir / "tokenizer.json", tmp / "model" / "tokenizer.json")
+    (tmp / "ort").mkdir()
+    for name in ORT_FILES:
+        shutil.copyfile(ort_dir / name, tmp / "ort" / name)
+
+
+def _model_spec(data: SearchData, tmp: Path, vectors: bytes) -> dict[str, Any]:
+    """data.json's description of the model copied into `tmp`."""
+    return {
+        "identity": data.identity,
+        "dimension": int(data.manifest.dimension),
+        "maxTokens": int(data.manifest.max_tokens),
+        "file": "model/model.onnx",
+        "tokenizer": "model/tokenizer.json",
+        "bytes": (tmp / "model" / "model.onnx").stat().st_size,
+        "runtime": "ort/ort.wasm.min.mjs",
+        "runtimeDir": "ort/",
+        "version": _version(tmp / "model" / "model.onnx", vectors),
+    }
+
+
+def _write_bm25_and_texts(
+    searcher: Searcher, tmp: Path
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Write bm25.bin and texts.json into `tmp`; return the BM25 encoding and the headings."""
+    data = searcher.data
+    bm25, bm25_spec = _bm25_bytes(data.bm25, len(data.case_ids))
+    (tmp / "bm25.bin").write_bytes(bm25)
+    texts, parts = _texts(searcher)
+    (tmp / "texts.json").write_bytes(_json_bytes(texts))
+    return bm25_spec, parts
+
+
+def _data_payload(
+    searcher: Searcher,
+    tmp: Path,
+    model_spec: dict[str, Any] | None,
+    reason: str,
+    vector_spec: dict[str, Any] | None,
+    bm25_spec: dict[str, Any],
+    parts: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The content of data.json, describing the files already written into `tmp`."""
+    data = searcher.data
+    return {
+        "format": FORMAT,
+        "model": model_spec,
+        "noModel": reason,
+        "vectors": vector_spec and {**vector_spec, "file": "vectors.bin"},
+        "params": _ranking_parameters(searcher),
+        "bm25": {
+            **bm25_spec,
+            "file": "bm25.bin",
+            "vocab": [str(t) for t in data.bm25["vocab"]],
+            "idf": [float(v) for v in np.asarray(data.bm25["idf"], dtype=np.float32)],
+            "stopwords": sorted(str(w) for w in data.bm25["stopwords"]),
+            "docCase": _doc_positions(searcher),
+        },
+        "cases": [_case_record(case, parts[i]) for i, case in enumerate(searcher.cases)],
+        "caseStart": [int(v) for v in data.case_start],
+        "passages": [[int(s), int(a), int(b)] for s, a, b in data.passage_meta],
+        "labels": data.store.get("labels", {}),
+        "queryTerms": data.store.get("query_terms", []),
+        "icsPredecessors": data.store.get("ics_predecessors", {}),
+        "texts": "texts.json",
+        "bytes": {
+            name: (tmp / name).stat().st_size
+            for name in ("bm25.bin", "texts.json", "vectors.bin")
+            if (tmp / name).is_file()
+        },
+    }
+
+
+def _publish_folder(tmp: Path, out: Path, site_dir: Path) -> dict[str, int]:
+    """Move `tmp` to `out`, replacing it, readable by a web server; return the sizes of its files
+    by path under `site_dir`."""
+    files: dict[str, int] = {}
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    out.chmod(0o755)  # mkdtemp made it private; a web server must read it
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            files[path.relative_to(site_dir).as_posix()] = path.stat().st_size
+    return files
 
 
 def _version(model: Path, vectors: bytes) -> str:
