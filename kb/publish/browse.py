@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kb.format.vocab import Vocabularies, Vocabulary
+from kb.format.vocab import Term, Vocabularies, Vocabulary
 
 if TYPE_CHECKING:
     from kb.format.content import Entry
@@ -75,77 +75,96 @@ def browse_pages(entries: Sequence[Entry], vocab: Vocabularies) -> list[SitePage
     for facet in BROWSE_FACETS:
         vocabulary = _vocab(vocab, facet)
         groups = _grouped(entries, facet)
-        facet_index = browse_path(facet)
-        overview += [
-            f"## {facet.title}",
-            "",
-            (
-                ", ".join(
-                    f"{_md_link(t.label, 'browse/index.md', browse_path(facet, t.id))} "
-                    f"({len(groups.get(t.id, []))})"
-                    for t in vocabulary.terms
-                    if groups.get(t.id)
-                )
-                or "No case study yet"
-            )
-            + ". See "
-            + _md_link(
-                f"all {len(vocabulary.terms)} {facet.plural}", "browse/index.md", facet_index
-            )
-            + (
-                ", including those with no case study yet."
-                if any(not groups.get(t.id) for t in vocabulary.terms)
-                else "."
-            ),
-            "",
-        ]
-        heading = facet.title if facet is ICS else facet.title.lower()
-        lines = [f"# Case studies by {md_text(heading)}", ""]
-        if facet is ICS:
-            lines += _ics_index(vocabulary, groups, vocab, facet_index)
-        else:
-            described = any(t.description for t in vocabulary.terms)
-            rows = [
-                (
-                    _md_link(t.label, facet_index, browse_path(facet, t.id)),
-                    str(len(groups.get(t.id, []))),
-                    *([md_text(t.description)] if described else []),
-                )
-                for t in vocabulary.terms
-            ]
-            columns = (facet.title, "Case studies", *(["What it means"] if described else []))
-            lines += [*_table(columns, rows), ""]
-        pages.append(SitePage(facet_index, NOT_SEARCHED + "\n".join(lines), "browse"))
+        overview += _overview_section(facet, vocabulary, groups)
+        pages.append(_facet_index_page(facet, vocabulary, groups, vocab))
         for term in vocabulary.terms:
-            here = browse_path(facet, term.id)
-            members = groups.get(term.id, [])
-            body = [f"# {md_text(term.label)}", ""]
-            kind = facet.title.lower() if facet is not ICS else "integrated care system"
-            if term.description:
-                body += [md_text(term.description), ""]
-            if facet is ICS:
-                body += _ics_note(term.id, vocab, here)
-            count = len(members)
-            noun = "case study" if count == 1 else "case studies"
-            body += [f"{count} {noun} for this {md_text(kind)}.", ""]
-            if members:
-                body += [*_case_list(members, here, vocab), ""]
-            else:
-                body += [
-                    "None yet. Has your system done something here? "
-                    + _md_link("Add a case study", here, "contributing.md")
-                    + ".",
-                    "",
-                ]
-            body += [
-                _md_link(f"All {facet.plural}", here, facet_index)
-                + " · "
-                + _md_link("Filter the catalogue", here, CATALOGUE_PATH, {facet.key: term.id}),
-                "",
-            ]
-            pages.append(SitePage(here, NOT_SEARCHED + "\n".join(body), "browse"))
+            pages.append(_term_page(facet, term, groups.get(term.id, []), vocab))
     pages.insert(0, SitePage(f"{BROWSE_DIR}/index.md", "\n".join(overview), "browse"))
     return pages
+
+
+def _overview_section(
+    facet: Facet, vocabulary: Vocabulary, groups: Mapping[str, list[Entry]]
+) -> list[str]:
+    """The browse index's section for a facet: its values with case studies, and a link to all."""
+    return [
+        f"## {facet.title}",
+        "",
+        (
+            ", ".join(
+                f"{_md_link(t.label, 'browse/index.md', browse_path(facet, t.id))} "
+                f"({len(groups.get(t.id, []))})"
+                for t in vocabulary.terms
+                if groups.get(t.id)
+            )
+            or "No case study yet"
+        )
+        + ". See "
+        + _md_link(
+            f"all {len(vocabulary.terms)} {facet.plural}", "browse/index.md", browse_path(facet)
+        )
+        + (
+            ", including those with no case study yet."
+            if any(not groups.get(t.id) for t in vocabulary.terms)
+            else "."
+        ),
+        "",
+    ]
+
+
+def _facet_index_page(
+    facet: Facet, vocabulary: Vocabulary, groups: Mapping[str, list[Entry]], vocab: Vocabularies
+) -> SitePage:
+    """A facet's index: a table of its values and their counts (ICSs grouped by region)."""
+    facet_index = browse_path(facet)
+    heading = facet.title if facet is ICS else facet.title.lower()
+    lines = [f"# Case studies by {md_text(heading)}", ""]
+    if facet is ICS:
+        lines += _ics_index(vocabulary, groups, vocab, facet_index)
+    else:
+        described = any(t.description for t in vocabulary.terms)
+        rows = [
+            (
+                _md_link(t.label, facet_index, browse_path(facet, t.id)),
+                str(len(groups.get(t.id, []))),
+                *([md_text(t.description)] if described else []),
+            )
+            for t in vocabulary.terms
+        ]
+        columns = (facet.title, "Case studies", *(["What it means"] if described else []))
+        lines += [*_table(columns, rows), ""]
+    return SitePage(facet_index, NOT_SEARCHED + "\n".join(lines), "browse")
+
+
+def _term_page(facet: Facet, term: Term, members: list[Entry], vocab: Vocabularies) -> SitePage:
+    """A vocabulary value's page: its case studies, or an invitation to add one."""
+    facet_index = browse_path(facet)
+    here = browse_path(facet, term.id)
+    body = [f"# {md_text(term.label)}", ""]
+    kind = facet.title.lower() if facet is not ICS else "integrated care system"
+    if term.description:
+        body += [md_text(term.description), ""]
+    if facet is ICS:
+        body += _ics_note(term.id, vocab, here)
+    count = len(members)
+    noun = "case study" if count == 1 else "case studies"
+    body += [f"{count} {noun} for this {md_text(kind)}.", ""]
+    if members:
+        body += [*_case_list(members, here, vocab), ""]
+    else:
+        body += [
+            "None yet. Has your system done something here? "
+            + _md_link("Add a case study", here, "contributing.md")
+            + ".",
+            "",
+        ]
+    body += [
+        _md_link(f"All {facet.plural}", here, facet_index)
+        + " · "
+        + _md_link("Filter the catalogue", here, CATALOGUE_PATH, {facet.key: term.id}),
+        "",
+    ]
+    return SitePage(here, NOT_SEARCHED + "\n".join(body), "browse")
 
 
 def _ics_index(
@@ -214,6 +233,25 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
         "Every case study in the library. Choose any combination of filters to narrow the list; "
         "the address of the page keeps your choices, so you can share it.",
         "",
+        *_filter_panel(entries, vocab),
+        "",
+        f'<p class="kb-count" id="kb-count" role="status" aria-live="polite" data-total="{total}">'
+        f"{total} case studies.</p>",
+        "",
+        *_no_match_notice(here),
+        "",
+        '<div class="kb-catalogue" id="kb-catalogue" markdown>',
+        "",
+    ]
+    for entry in sorted(entries, key=lambda e: e.case.title.lower()):
+        lines += _catalogue_card(entry, vocab, here)
+    lines += ["</div>", ""]
+    return SitePage(here, NOT_SEARCHED + "\n".join(lines), "catalogue")
+
+
+def _filter_panel(entries: Sequence[Entry], vocab: Vocabularies) -> list[str]:
+    """The catalogue's filter form: a list of values per facet, those in use only, with counts."""
+    lines = [
         '<details class="kb-filter-panel" id="kb-filter-panel" hidden>',
         '<summary>Filters <span class="kb-filter-chosen" id="kb-filter-chosen"></span></summary>',
         '<form class="kb-filters" id="kb-filters" aria-label="Filter case studies">',
@@ -239,16 +277,19 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
             "</select>",
             "</div>",
         ]
-    lines += [
+    return [
+        *lines,
         '<div class="kb-filter kb-filter-actions">',
         '<button type="reset" class="md-button">Clear filters</button>',
         "</div>",
         "</form>",
         "</details>",
-        "",
-        f'<p class="kb-count" id="kb-count" role="status" aria-live="polite" data-total="{total}">'
-        f"{total} case studies.</p>",
-        "",
+    ]
+
+
+def _no_match_notice(here: str) -> list[str]:
+    """The notice the catalogue shows when no case study matches the filters."""
+    return [
         '<div class="kb-empty" id="kb-empty" hidden markdown>',
         "",
         "No case study matches all these filters.",
@@ -262,36 +303,34 @@ def catalogue_page(entries: Sequence[Entry], vocab: Vocabularies) -> SitePage:
         + ".",
         "",
         "</div>",
+    ]
+
+
+def _catalogue_card(entry: Entry, vocab: Vocabularies, here: str) -> list[str]:
+    """A case study's card in the catalogue, with its facet values as data attributes."""
+    case = entry.case
+    data = " ".join(
+        f'data-{facet.key}="{attr(" ".join(facet_values(case, facet)))}"'
+        for facet in CATALOGUE_FACETS
+    )
+    where = ", ".join(_labels(vocab.regions, case.region)) or "National"
+    if case.ics:
+        where += " · " + ", ".join(_labels(vocab.ics, case.ics))
+    tiers = ", ".join(_labels(vocab.tiers, case.tiers))
+    status = vocab.statuses.label(case.status) if case.status else ""
+    return [
+        f'<div class="kb-card" {data} markdown>',
         "",
-        '<div class="kb-catalogue" id="kb-catalogue" markdown>',
+        f"**{_md_link(case.title, here, case_path(case.id))}**",
+        "",
+        md_text(case.summary),
+        "",
+        f"{md_text(where)} · {md_text(tiers)}" + (f" · {md_text(status)}" if status else ""),
+        "{ .kb-card-meta }",
+        "",
+        "</div>",
         "",
     ]
-    for entry in sorted(entries, key=lambda e: e.case.title.lower()):
-        case = entry.case
-        data = " ".join(
-            f'data-{facet.key}="{attr(" ".join(facet_values(case, facet)))}"'
-            for facet in CATALOGUE_FACETS
-        )
-        where = ", ".join(_labels(vocab.regions, case.region)) or "National"
-        if case.ics:
-            where += " · " + ", ".join(_labels(vocab.ics, case.ics))
-        tiers = ", ".join(_labels(vocab.tiers, case.tiers))
-        status = vocab.statuses.label(case.status) if case.status else ""
-        lines += [
-            f'<div class="kb-card" {data} markdown>',
-            "",
-            f"**{_md_link(case.title, here, case_path(case.id))}**",
-            "",
-            md_text(case.summary),
-            "",
-            f"{md_text(where)} · {md_text(tiers)}" + (f" · {md_text(status)}" if status else ""),
-            "{ .kb-card-meta }",
-            "",
-            "</div>",
-            "",
-        ]
-    lines += ["</div>", ""]
-    return SitePage(here, NOT_SEARCHED + "\n".join(lines), "catalogue")
 
 
 def _heat(count: int) -> int:

@@ -357,8 +357,7 @@ class Searcher:
         by_outcome = filters is not None and bool(filters.outcome_kinds or filters.outcome_status)
         outcome_filter = filters if by_outcome else None
         hits = []
-        top = _top(case_scores, limit)
-        for position, weak in zip(top, self._weak(top, case_scores, dense, coverage), strict=True):
+        for position, weak in self._ranked(case_scores, dense, coverage, limit):
             hits.append(
                 self._hit(
                     position,
@@ -370,7 +369,31 @@ class Searcher:
                     results=self.explainer.results(position, kinds, outcome_filter, no_effect),
                 )
             )
-        return [h for h in hits if not h.weak] + [h for h in hits if h.weak]
+        return hits
+
+    def _ranked(
+        self,
+        scores: NDArray[np.float64],
+        dense: NDArray[np.float32],
+        coverage: NDArray[np.float64],
+        limit: int,
+    ) -> list[tuple[int, bool]]:
+        """The first `limit` of one ranking of the whole library, with whether each is weak:
+        strong matches by score, then weak ones (below the floor) by score. A longer list only
+        adds to the end of a shorter one (`--limit 10` is the top 10 of `--limit 50`)."""
+        candidates = np.flatnonzero(scores >= 0)
+        if limit <= 0 or not len(candidates):
+            return []
+        fusion = self.fusion
+        below = (dense < fusion.floor_dense) & (coverage < fusion.floor_coverage)
+        best = _top(scores, 1)[0]
+        weak = below & ~((not below[best]) & (scores >= fusion.floor_guard))
+        key = scores[candidates] - 2.0 * weak[candidates]  # scores are in [0, 1]: weak after all
+        if len(candidates) > limit:
+            part = np.argpartition(-key, limit - 1)[:limit]
+            candidates, key = candidates[part], key[part]
+        order = np.lexsort((candidates, -key))
+        return [(int(candidates[i]), bool(weak[candidates[i]])) for i in order]
 
     def _weak(
         self,

@@ -268,48 +268,70 @@ def check_files(
         candidates = list(library.entries)
         report.files_checked = library.files_checked
     else:
-        targets = validate_paths(paths)
-        report.files_checked = targets.files_checked
-        candidates = list(targets.entries)
-        given = {Path(e.path).resolve() for e in targets.entries}
-        for name, errors in _by_path(targets.errors).items():
-            path = Path(name)
-            if not path.is_file():  # no such file: the problem says so as it is
-                report.problems.extend(errors)
-                continue
-            given.add(path.resolve())
-            entry = validate_file(path)[1]
-            command = f"kb validate {name}"
-            if entry is not None and entry.id not in {c.id for c in candidates}:
-                candidates.append(entry)
-                problem = _invalid(
-                    name,
-                    errors,
-                    "this case study is not valid yet; it was compared as it stands",
-                    f"run `{command}` for every problem",
-                )
-            else:
-                check.not_compared.append(name)
-                blocking = reading_problems(path)
-                why = (
-                    ("this stops" if len(blocking) == 1 else "these stop")
-                    + " it reading as a case study"
-                    if blocking
-                    else "another file given has the same id"
-                )
-                problem = _invalid(
-                    name,
-                    blocking or errors,
-                    f"this case study cannot be compared: {why}",
-                    f"fix {'it' if len(blocking) == 1 else 'them'} (`{command}` lists every "
-                    "problem), then run kb duplicates again",
-                )
-            report.problems.append(problem)
+        candidates, given = _read_given(paths, check)
+    _leave_out_invalid(library, given, check)
+    _compare_candidates(candidates, library, embedder, check)
+    return check
+
+
+def _read_given(paths: Sequence[Path], check: DuplicateCheck) -> tuple[list[Entry], set[Path]]:
+    """The case studies at `paths` to compare (an invalid one too, if it reads) and the resolved
+    paths of the files given; report each invalid file."""
+    report = check.report
+    targets = validate_paths(paths)
+    report.files_checked = targets.files_checked
+    candidates = list(targets.entries)
+    given = {Path(e.path).resolve() for e in targets.entries}
+    for name, errors in _by_path(targets.errors).items():
+        path = Path(name)
+        if not path.is_file():  # no such file: the problem says so as it is
+            report.problems.extend(errors)
+            continue
+        given.add(path.resolve())
+        report.problems.append(_admit_invalid(name, errors, candidates, check))
+    return candidates, given
+
+
+def _admit_invalid(
+    name: str, errors: Sequence[Problem], candidates: list[Entry], check: DuplicateCheck
+) -> Problem:
+    """Add an invalid given file to `candidates` if it reads as a case study with an id not
+    taken, or else list it as not compared; return the error that says which."""
+    path = Path(name)
+    entry = validate_file(path)[1]
+    command = f"kb validate {name}"
+    if entry is not None and entry.id not in {c.id for c in candidates}:
+        candidates.append(entry)
+        return _invalid(
+            name,
+            errors,
+            "this case study is not valid yet; it was compared as it stands",
+            f"run `{command}` for every problem",
+        )
+    check.not_compared.append(name)
+    blocking = reading_problems(path)
+    why = (
+        ("this stops" if len(blocking) == 1 else "these stop") + " it reading as a case study"
+        if blocking
+        else "another file given has the same id"
+    )
+    return _invalid(
+        name,
+        blocking or errors,
+        f"this case study cannot be compared: {why}",
+        f"fix {'it' if len(blocking) == 1 else 'them'} (`{command}` lists every "
+        "problem), then run kb duplicates again",
+    )
+
+
+def _leave_out_invalid(library: Report, given: set[Path], check: DuplicateCheck) -> None:
+    """Warn of each invalid file of the library, other than those given, left out of the
+    comparison."""
     for name, errors in _by_path(library.errors).items():
         if Path(name).resolve() in given:
             continue
         check.left_out.append(name)
-        report.problems.append(
+        check.report.problems.append(
             _invalid(
                 name,
                 errors,
@@ -319,6 +341,14 @@ def check_files(
                 code="left-out",
             )
         )
+
+
+def _compare_candidates(
+    candidates: list[Entry], library: Report, embedder: Embedder, check: DuplicateCheck
+) -> None:
+    """Compare the candidates with the library; record what was compared and what looked
+    alike, and sort the report's problems."""
+    report = check.report
     ids = {c.id for c in candidates}
     pool = len(candidates) + sum(1 for e in library.entries if e.id not in ids)
     check.compared = candidates
@@ -328,4 +358,3 @@ def check_files(
     check.found = found[1]
     report.problems.extend(found[0].problems)
     report.problems.sort(key=lambda p: (p.path, p.line, p.column, p.field))
-    return check

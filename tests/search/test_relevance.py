@@ -377,3 +377,24 @@ def test_coverage_counts_a_word_as_far_as_bm25_saturates_it(quiet_searcher):
     total = float(quiet_searcher.reader.idf[quiet_searcher.reader.vocab[tokens[0]]])
     assert np.allclose(coverage, lexical / total, atol=1e-6)
     assert coverage.max() < 1 and (coverage > 0).any()
+
+
+def test_a_longer_list_only_adds_to_the_end_of_a_shorter_one(shipped):
+    """One ranking of the whole library per query; --limit, the site and packs take a prefix of
+    it, weak matches included: the top 10 of --limit 10 is that of --limit 50."""
+    import yaml
+
+    searcher, _ = shipped
+    queries = yaml.safe_load((ROOT / "tests" / "eval" / "queries.yml").read_text("utf-8"))
+    differ = []
+    weak_seen = 0
+    for query in (q["q"] for q in queries["queries"]):
+        short = [(h.case_id, h.weak) for h in searcher.search(query, limit=10)]
+        long = [(h.case_id, h.weak) for h in searcher.search(query, limit=50)]
+        weak_seen += sum(w for _, w in long)
+        if long[:10] != short:
+            differ.append(query)
+        flags = [w for _, w in long]
+        assert flags == sorted(flags), query  # strong matches first, then weak ones
+    assert len(queries["queries"]) == 125 and not differ, differ[:5]
+    assert weak_seen > 0  # the floor is exercised

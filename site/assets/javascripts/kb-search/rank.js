@@ -451,10 +451,14 @@ export class Ranker {
     const f = this.fusion;
     const below = (position) => Boolean(dense && dense[position] < f.floor_dense
       && coverage[position] < f.floor_coverage);
-    const top = order.slice(0, limit);
-    const strong = top.length > 0 && !below(top[0]);
+    // one ranking of the whole library, strong matches first, then weak ones, each by score; the
+    // list asked for is its first `limit` (kb.search.searcher.Searcher._ranked)
+    const strong = order.length > 0 && !below(order[0]);
+    const isWeak = (position) => below(position) && !(strong && cases[position] >= f.floor_guard);
+    this.ranked = order.slice(0, limit).map((position) => this.cases[position].id); // by score
+    const top = [...order.filter((p) => !isWeak(p)), ...order.filter(isWeak)].slice(0, limit);
     const hits = top.map((position) => {
-      const weak = below(position) && !(strong && cases[position] >= f.floor_guard);
+      const weak = isWeak(position);
       const [section, passage] = this.bestPassage(position, passageScores, tokens);
       const c = this.cases[position];
       return {
@@ -469,8 +473,7 @@ export class Ranker {
           Boolean(intent && intent.noEffect)),
       };
     });
-    this.ranked = hits.map((h) => h.id); // by score, before weak matches move last
-    return [...hits.filter((h) => !h.weak), ...hits.filter((h) => h.weak)];
+    return hits;
   }
 
   passageText(row) {
