@@ -1,10 +1,16 @@
 # Two commands do all the set-up on a fresh machine:
-#   make serve   build the site from content/ and serve it on http://127.0.0.1:8000
+#   make serve   build the site from content/ and serve it on http://127.0.0.1:8000 (PORT=8001 for
+#                another port)
 #   make test    lint, type-check and run every test (browser tests included)
-PY      ?= python3
-VENV    := .venv
-BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed
+# Where the default package index serves torch's CUDA build (several GB), name a CPU index:
+#   make serve TORCH_INDEX=https://download.pytorch.org/whl/cpu
+PY          ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+PORT        ?= 8000
+TORCH_INDEX ?=
+BUILD_ARGS  ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -14,17 +20,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU build of torch first, so nothing pulls the CUDA packages
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 serve: $(STAMP) site-deps
-	$(BIN)/kb serve
+	$(BIN)/kb serve --port $(PORT)
 
+# the published site is built this way too (.github/workflows/publish.yml)
 build: $(STAMP) site-deps
-	$(BIN)/kb build
+	$(BIN)/kb build $(BUILD_ARGS)
 
 # onnxruntime-web from npm, vendored into the site so its search ranks by meaning; without npm the
 # site still builds, and its search matches words only (it says so).

@@ -110,3 +110,35 @@ def test_pull_request_check_on_a_branch(tmp_path: Path) -> None:
     assert "content/norfolk-falls-copy.md" in report
     assert "dorset-blood-pressure-second-wave" not in report  # valid: nothing to say
     assert "west-yorkshire" not in report  # unchanged files' warnings are left out
+
+
+def _makefile_target(name: str) -> tuple[str, str]:
+    """A Makefile target's prerequisites and recipe."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}:([^\n]*)\n((?:\t[^\n]*\n)*)", text, re.M)
+    assert match, name
+    return match.group(1), match.group(2)
+
+
+def test_the_published_site_is_built_as_make_build_builds_it() -> None:
+    """The publish workflow runs `make build`, which installs the package with the model and
+    onnxruntime-web (npm ci) as on a contributor's machine, and gives the build the repository's
+    address for the 'Edit this case study' links."""
+    publish = yaml.safe_load((ROOT / ".github/workflows/publish.yml").read_text(encoding="utf-8"))
+    steps = publish["jobs"]["build"]["steps"]
+    build = next(s for s in steps if "make build" in s.get("run", ""))
+    assert "TORCH_INDEX=https://download.pytorch.org/whl/cpu" in build["run"]
+    assert "--strict" in build["run"] and "--site-dir build/site" in build["run"]
+    assert build["env"]["KB_REPO_URL"] == "${{ github.server_url }}/${{ github.repository }}"
+    assert not any("pip install" in s.get("run", "") for s in steps)  # no second recipe
+    prerequisites, recipe = _makefile_target("build")
+    assert "$(STAMP)" in prerequisites and "site-deps" in prerequisites
+    assert "$(BUILD_ARGS)" in recipe
+    _, site_deps = _makefile_target("site-deps")
+    assert "npm ci" in site_deps
+    _, install = _makefile_target("$(STAMP)")
+    assert "torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))" in install
+    assert "-e '.[dev]'" in install
+    pull = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text("utf-8"))
+    site_job = "\n".join(s.get("run", "") for s in pull["jobs"]["site"]["steps"])
+    assert "make build" in site_job and "pip install" not in site_job
