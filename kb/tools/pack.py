@@ -224,24 +224,42 @@ def _is_participant(entry: Entry, participants: Sequence[str]) -> bool:
     return bool(participants) and Filters(ics=tuple(participants)).matches(entry.case)
 
 
+# case studies whose scores lie this close to the best one left count as equally relevant: among
+# them, one with outcome figures, then one from a region, system or tier not yet in the pack, wins
+EQUALLY_RELEVANT = 0.05
+
+
+def _has_figures(entry: Entry) -> bool:
+    """Whether a case study gives at least one outcome with a number."""
+    return any(outcome.numeric for outcome in entry.case.outcomes)
+
+
 def _diverse(candidates: list[tuple[SearchHit, Entry, list[str]]], count: int) -> list[PackCase]:
-    """Best first, with a penalty for a region, ICS or tier mix already in the pack."""
+    """Relevance first: strong matches before weak ones, the closest first; among case studies
+    about equally relevant (scores within EQUALLY_RELEVANT of the best left), one with outcome
+    figures first, then one that adds a region, system or tier the pack lacks."""
     chosen: list[PackCase] = []
     regions: Counter[str] = Counter()
     systems: Counter[str] = Counter()
     tiers: Counter[str] = Counter()
     pool = list(candidates)
     while pool and len(chosen) < count:
+        lead = max(pool, key=lambda item: (not item[0].weak, item[0].score))[0]
+        tied = [
+            item
+            for item in pool
+            if item[0].weak == lead.weak and item[0].score >= lead.score - EQUALLY_RELEVANT
+        ]
 
-        def value(item: tuple[SearchHit, Entry, list[str]]) -> float:
+        def balance(item: tuple[SearchHit, Entry, list[str]]) -> tuple[bool, float, float]:
             hit, entry, _ = item
             case = entry.case
-            penalty = 0.15 * sum(regions[r] for r in case.region or ["national"])
-            penalty += 0.1 * sum(systems[i] for i in case.ics)
-            penalty += 0.03 * sum(tiers[t] for t in case.tiers)
-            return hit.score - penalty
+            repeats = 1.0 * sum(regions[r] for r in case.region or ["national"])
+            repeats += 0.5 * sum(systems[i] for i in case.ics)
+            repeats += 0.1 * sum(tiers[t] for t in case.tiers)
+            return (_has_figures(entry), -repeats, hit.score)
 
-        best = max(pool, key=value)
+        best = max(tied, key=balance)
         pool.remove(best)
         hit, entry, reasons = best
         case = entry.case
@@ -407,8 +425,9 @@ def _selection_text(request: PackRequest, cases: Sequence[PackCase], available: 
     ]
     regions = {r for c in cases for r in c.entry.case.region} or {"national"}
     lines.append(
-        f"Among them, the closest to the theme were taken, preferring a mix of regions, systems "
-        f"and tiers: {counted(len(cases), 'case study', 'case studies')} from "
+        f"Among them, the closest to the theme were taken; among equally close ones, those with "
+        f"outcome figures, then a mix of regions, systems and tiers: "
+        f"{counted(len(cases), 'case study', 'case studies')} from "
         f"{counted(len(regions), 'region', 'regions')}."
     )
     if available < request.limit:
@@ -427,13 +446,20 @@ def _roles(participants: Sequence[str], cases: Sequence[PackCase]) -> list[tuple
         ("Chair", "keeps time, opens and closes each item, makes sure every system is heard"),
         ("Note-taker", "records points on the notes page and the actions with owners and dates"),
     ]
+    vocab = load_vocabularies()
     for n, case in enumerate(cases, 1):
-        who = participants[(n - 1) % len(participants)] if participants else "a volunteer"
+        who = (
+            f"someone from {participants[(n - 1) % len(participants)]}"
+            if participants
+            else "a volunteer"
+        )
+        own = case.entry.case
+        systems = " and ".join(vocab.ics.label(i) for i in own.ics)
+        whose = f"{systems}'s work" if systems else "work done nationally"
         roles.append(
             (
                 f"Presenter, case study {n}",
-                f"{who}: reads '{case.entry.case.title}' beforehand "
-                "and presents it in three minutes",
+                f"{who} reads '{own.title}' ({whose}) beforehand and presents it in three minutes",
             )
         )
     return roles

@@ -15,7 +15,7 @@ from kb.format.content import Entry, Section
 from kb.index.build import update_index
 from kb.index.embed import HashingEmbedder
 from kb.search.filters import Filters
-from kb.search.searcher import Searcher
+from kb.search.searcher import Searcher, SearchHit
 from kb.tools.pack import PackRequest, build_pack, make_pack, plan_agenda, relevance, render_pack
 from tests.conftest import ROOT, run_cli
 
@@ -213,3 +213,77 @@ def test_labels_in_a_sentence() -> None:
     assert in_sentence("HIV and viral hepatitis") == "HIV and viral hepatitis"
     assert in_sentence("Voluntary and community sector") == "voluntary and community sector"
     assert in_sentence("GP practices") == "GP practices"
+
+
+def test_a_falls_pack_picks_by_relevance_then_figures_then_regions(library) -> None:
+    """Relevance first: no case left out is clearly closer than one taken, and none with outcome
+    figures is as close as one taken without; each presenter line names the case study's own
+    system, not the participant's."""
+    from kb.tools.pack import EQUALLY_RELEVANT
+
+    searcher, entries = library
+    theme = "falls prevention"
+    request = PackRequest(theme, NORFOLK, limit=4, today=date(2026, 11, 23))
+    pack = build_pack(searcher, entries, request)
+    by_id = {e.case.id: e for e in entries}
+    relevant = {
+        h.case_id: h for h in searcher.search(theme, limit=len(entries))
+        if relevance(by_id[h.case_id], theme)[0]
+        and "norfolk-and-waveney" not in by_id[h.case_id].case.ics
+    }
+    chosen = [relevant[c.entry.case.id] for c in pack.cases]
+    left = [h for i, h in relevant.items() if i not in {c.case_id for c in chosen}]
+    assert len(chosen) == 4 and left
+
+    def figures(hit: SearchHit) -> bool:
+        return any(o.numeric for o in by_id[hit.case_id].case.outcomes)
+
+    for out in left:
+        for taken in chosen:
+            if out.weak != taken.weak:
+                continue
+            assert out.score <= taken.score + EQUALLY_RELEVANT, (out.case_id, taken.case_id)
+            if figures(out) and not figures(taken):
+                assert out.score < taken.score, (out.case_id, taken.case_id)
+    roles = dict(pack.roles)
+    for n, case in enumerate(pack.cases, 1):
+        line = roles[f"Presenter, case study {n}"]
+        assert line.startswith("someone from Norfolk and Waveney reads"), line
+        labels = [_ics_label(i) for i in case.entry.case.ics]
+        named = all(label in line for label in labels)
+        assert named if labels else "work done nationally" in line
+        assert "Norfolk and Waveney's work" not in line
+
+
+def test_at_equal_relevance_figures_then_a_new_region_win(library) -> None:
+    from kb.tools.pack import _diverse
+
+    _, entries = library
+    with_figures = [e for e in entries if any(o.numeric for o in e.case.outcomes)]
+    without = next(e for e in entries if not any(o.numeric for o in e.case.outcomes))
+    first = with_figures[0]
+    same_region = next(e for e in with_figures[1:] if e.case.region == first.case.region)
+    other_region = next(
+        e for e in with_figures[1:] if not set(e.case.region) & set(first.case.region)
+        and not set(e.case.ics) & set(first.case.ics)
+    )
+
+    def hit(entry: Entry, score: float) -> SearchHit:
+        return SearchHit(entry.case.id, entry.case.title, score, "", "", {})
+
+    chosen = _diverse([(hit(without, 0.90), without, []), (hit(first, 0.88), first, [])], 1)
+    assert [c.entry.case.id for c in chosen] == [first.case.id]  # figures win at equal relevance
+    chosen = _diverse([(hit(without, 0.99), without, []), (hit(first, 0.80), first, [])], 1)
+    assert [c.entry.case.id for c in chosen] == [without.case.id]  # relevance comes first
+    pool = [
+        (hit(first, 0.95), first, []),
+        (hit(same_region, 0.94), same_region, []),
+        (hit(other_region, 0.92), other_region, []),
+    ]
+    assert [c.entry.case.id for c in _diverse(pool, 2)] == [first.case.id, other_region.case.id]
+
+
+def _ics_label(ics_id: str) -> str:
+    from kb.format.vocab import load_vocabularies
+
+    return load_vocabularies().ics.label(ics_id)
