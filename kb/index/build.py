@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,14 +25,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kb.errors import IndexStale, SearchIndexError
-from kb.index.passages import (
-    passages_for,
-)
+from kb.index.passages import passages_for
 
 if TYPE_CHECKING:
-
     from kb.format.content import Entry
-    from kb.index.embed import Embedder
+    from kb.index.embed import Embedder, ExportsOnnx
     from kb.index.passages import Passage
     from kb.index.records import (
         CaseRecord,
@@ -42,7 +40,6 @@ if TYPE_CHECKING:
 from kb.index.layout import (
     MANIFEST,
     ONNX_DIR,
-    QUERY_META,
     IndexReport,
     _index_dir,
     passage_scheme,
@@ -64,9 +61,11 @@ def _resolve_embedder(model: str | None, embedder: Embedder | None) -> Embedder:
     return embedder_for(model)
 
 
-def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> None:
+def _ensure_onnx(
+    cache_dir: Path, embedder: Embedder, report: IndexReport, *, fresh: bool = False
+) -> None:
     """Keep a verified ONNX export of the model for queries; export it again if it is missing,
-    damaged or from another model."""
+    damaged or from another model, or if `fresh`."""
     from kb.index.embed import ExportsOnnx
     from kb.index.layout import ONNX_META
 
@@ -74,6 +73,8 @@ def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> No
         return
     onnx_dir = _index_dir(cache_dir) / ONNX_DIR
     try:
+        if fresh:
+            raise IndexStale("asked for a full rebuild")
         record, refreshed = _check_onnx(onnx_dir)
         if record.identity != embedder.identity:
             raise IndexStale(f"{onnx_dir} is an export of another model ({record.identity})")
@@ -84,9 +85,28 @@ def _ensure_onnx(cache_dir: Path, embedder: Embedder, report: IndexReport) -> No
     except IndexStale as reason:
         if onnx_dir.exists():
             report.messages.append(f"exporting the query model again: {reason}")
-    embedder.export_onnx(onnx_dir)
+    _export_beside(onnx_dir, embedder)
     report.messages.append("exported the query model to ONNX (searches will not load torch)")
     _prepare_query_model(onnx_dir, _check_onnx(onnx_dir)[0], report)
+
+
+def _export_beside(onnx_dir: Path, embedder: ExportsOnnx) -> None:
+    """Export the model into a new folder beside `onnx_dir`, then put it in its place: a search
+    keeps the old export until the new one is whole, and an export stopped part-way leaves only
+    a folder that the next one deletes."""
+    parent = onnx_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(".onnx-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    new = parent / f".onnx-new-{secrets.token_hex(4)}"
+    embedder.export_onnx(new)
+    if onnx_dir.exists():
+        old = parent / f".onnx-old-{secrets.token_hex(4)}"
+        os.replace(onnx_dir, old)
+        os.replace(new, onnx_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, onnx_dir)
 
 
 def _document_embedder(
@@ -118,12 +138,15 @@ def update_index(
     model: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     embedder: Embedder | None = None,
+    rebuild: bool = False,
 ) -> IndexReport:
     """Build the index, or bring it up to date with `entries`; return what changed.
 
     Whatever is found damaged (manifest, data files, ONNX export) is rebuilt, and the report
     says why. `progress(done, total)` is called as passages are embedded. `embedder` replaces the
     model named by `model` (None = the packaged all-MiniLM-L6-v2), for tests and other models.
+    `rebuild` reuses nothing: every passage is embedded again and the model exported again, into
+    new files; the old index serves searches until the new one replaces it, whole.
     """
     counts = Counter(e.case.id for e in entries)
     if len(counts) != len(entries):
@@ -131,7 +154,7 @@ def update_index(
         raise SearchIndexError(f"duplicate case-study ids: {', '.join(dupes)}")
     embedder = _resolve_embedder(model, embedder)
     with _writer_lock(_index_dir(cache_dir)):
-        return _update(entries, cache_dir, embedder, progress)
+        return _update(entries, cache_dir, embedder, progress, rebuild)
 
 
 @dataclass
@@ -149,10 +172,16 @@ def _update(
     cache_dir: Path,
     embedder: Embedder,
     progress: Callable[[int, int], None] | None,
+    rebuild: bool = False,
 ) -> IndexReport:
     directory = _index_dir(cache_dir)
     report = IndexReport()
-    found = _read_previous(directory, embedder, report)
+    if rebuild:
+        report.rebuilt_reason = "asked for a full rebuild"
+        _ensure_onnx(cache_dir, embedder, report, fresh=True)
+        found = _Found(None, _empty_index(embedder.dimension))
+    else:
+        found = _read_previous(directory, embedder, report)
     cases: dict[str, CaseRecord] = dict(found.manifest.cases) if found.manifest else {}
     next_id = found.manifest.next_id if found.manifest else 0
     by_id = {e.case.id: e for e in entries}
@@ -401,19 +430,8 @@ def index_library(
     exported to ONNX again, so it also repairs damage that kept a file's size and mtime.
     """
     from kb.check.library import load_library
-    from kb.index.layout import ONNX_META
 
     entries = load_library(content_dir)
-    if rebuild:
-        directory = _index_dir(cache_dir)
-        for record in (
-            directory / MANIFEST,
-            directory / ONNX_DIR / ONNX_META,
-            directory / ONNX_DIR / QUERY_META,
-        ):
-            with contextlib.suppress(FileNotFoundError):
-                record.unlink()
-    report = update_index(entries, cache_dir, model=model, progress=progress, embedder=embedder)
-    if rebuild and report.rebuilt_reason is None:
-        report.rebuilt_reason = "asked for a full rebuild"
-    return report
+    return update_index(
+        entries, cache_dir, model=model, progress=progress, embedder=embedder, rebuild=rebuild
+    )

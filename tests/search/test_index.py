@@ -400,3 +400,35 @@ def test_links_keep_their_words_and_lose_their_targets():
     assert clean_markdown("see [the report](https://x.org/a_(b)) now") == "see the report now"
     assert clean_markdown("[a [b](c) d](e)") == "[a b d](e)"
     assert clean_markdown("**Falls** fell by [a fifth](https://x.org).") == "Falls fell by a fifth."
+
+
+@pytest.mark.parametrize("stop_in", ["embedding", "writing"])
+def test_a_rebuild_stopped_part_way_leaves_the_old_index_usable(
+    entries, cache_dir, embedder, monkeypatch, stop_in
+):
+    """`kb index --rebuild` writes a new generation and replaces the manifest last, so a rebuild
+    killed part-way leaves the index as it was (it once deleted the manifest first)."""
+    import kb.index.build
+
+    update_index(entries, cache_dir, embedder=embedder)
+    searcher = Searcher.open(cache_dir, entries, embedder=embedder)
+    before = [h.case_id for h in searcher.search("falls")]
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if stop_in == "writing":
+        monkeypatch.setattr(kb.index.build, "_build_search", stop)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(
+            entries, cache_dir, embedder=embedder, rebuild=True,
+            progress=stop if stop_in == "embedding" else None,
+        )  # fmt: skip
+    monkeypatch.undo()
+    after = Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
+    assert [h.case_id for h in after] == before
+    report = update_index(entries, cache_dir, embedder=embedder, rebuild=True)
+    assert report.rebuilt_reason == "asked for a full rebuild"
+    assert sorted(report.added) == sorted(e.case.id for e in entries)
+    rebuilt = Searcher.open(cache_dir, entries, embedder=embedder).search("falls")
+    assert [h.case_id for h in rebuilt] == before
