@@ -9,7 +9,7 @@ from kb.check.validate import validate_paths
 from kb.format.content import strip_comments
 from kb.format.vocab import load_vocabularies
 from kb.index.passages import parts_for
-from kb.publish import pages as site
+from kb.publish.case_page import case_page
 from tests.conftest import ROOT
 
 NOTE = "zebra-note-for-editors"
@@ -42,7 +42,7 @@ def test_comments_are_accepted_and_never_published(tmp_path: Path) -> None:
     assert "In line  here." in entry.body
     assert all(NOTE not in s.text for s in entry.sections if s.heading != "Lessons for peers")
     assert all(NOTE not in part.text for part in parts_for(entry) if code not in part.text)
-    page = site.case_page(entry, [], {entry.id: entry}, load_vocabularies()).markdown
+    page = case_page(entry, [], {entry.id: entry}, load_vocabularies()).markdown
     assert page.count(NOTE) == 1 and code in page
     # line numbers are kept: each section still starts on its heading's line
     lines = path.read_text(encoding="utf-8").split("\n")

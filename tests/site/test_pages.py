@@ -10,8 +10,12 @@ import pytest
 from conftest import Hit
 
 from kb.format.content import Entry
+from kb.format.html import sanitise_html
 from kb.format.vocab import load_vocabularies
 from kb.publish import pages as site
+from kb.publish.browse import browse_pages, catalogue_page, coverage_page
+from kb.publish.case_page import case_page, headline_outcomes
+from kb.publish.markup import md_text, plain_title, problems_html, repository_file_url
 
 VOCAB = load_vocabularies()
 
@@ -27,7 +31,7 @@ def render(text: str) -> str:
 
 def page_for(entries: list[Entry], case_id: str, hits: list[Hit] | None = None) -> str:
     entry = by_id(entries)[case_id]
-    return site.case_page(entry, hits, by_id(entries), VOCAB).markdown
+    return case_page(entry, hits, by_id(entries), VOCAB).markdown
 
 
 @pytest.mark.parametrize(
@@ -44,7 +48,7 @@ def page_for(entries: list[Entry], case_id: str, hits: list[Hit] | None = None) 
     ],
 )
 def test_md_text_reads_the_same_and_makes_no_markup(text: str) -> None:
-    html = render(site.md_text(text))
+    html = render(md_text(text))
     assert html.startswith("<p>") and html.endswith("</p>")
     inner = html[3:-4]
     assert "<" not in inner.replace("&lt;", "")
@@ -93,9 +97,9 @@ def test_a_case_page_opens_with_what_changed_and_the_facts_at_a_glance(
 
 def test_headline_prefers_achieved_health_results(entries: list[Entry]) -> None:
     case = by_id(entries)["alpha-falls-east"].case
-    chosen = site.headline_outcomes(case, limit=1)
+    chosen = headline_outcomes(case, limit=1)
     assert [o.metric for o in chosen] == ["falls-related admissions"]
-    assert [o.status for o in site.headline_outcomes(case)] == ["achieved", "estimated", "target"]
+    assert [o.status for o in headline_outcomes(case)] == ["achieved", "estimated", "target"]
 
 
 def test_contributed_text_in_figure_cards_is_escaped(entries: list[Entry]) -> None:
@@ -104,7 +108,7 @@ def test_contributed_text_in_figure_cards_is_escaped(entries: list[Entry]) -> No
         update={"metric": "<script>alert(1)</script> admissions", "note": "<b>n</b>"}
     )
     case = entry.case.model_copy(update={"outcomes": [outcome]})
-    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    page = case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>n</b>" not in page
 
@@ -127,7 +131,7 @@ def test_an_evaluator_not_stated_is_not_printed(entries: list[Entry]) -> None:
     entry = by_id(entries)["alpha-falls-east"]
     evidence = entry.case.evidence.model_copy(update={"evaluator": "not stated"})
     case = entry.case.model_copy(update={"evidence": evidence})
-    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    page = case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
     row = next(line for line in page.splitlines() if line.startswith("| Evidence |"))
     assert "evaluated by" not in row and row.endswith("(Before and after comparison) |"), row
 
@@ -160,7 +164,7 @@ def test_comparables_without_an_index(entries: list[Entry]) -> None:
 
 
 def test_every_vocabulary_value_has_a_browse_page(entries: list[Entry]) -> None:
-    pages = {p.path: p for p in site.browse_pages(entries, VOCAB)}
+    pages = {p.path: p for p in browse_pages(entries, VOCAB)}
     for facet in site.BROWSE_FACETS:
         vocabulary = getattr(VOCAB, facet.vocab)
         for term in vocabulary.terms:
@@ -174,7 +178,7 @@ def test_every_vocabulary_value_has_a_browse_page(entries: list[Entry]) -> None:
 
 
 def test_catalogue_lists_every_case_with_its_facets(entries: list[Entry]) -> None:
-    page = site.catalogue_page(entries, VOCAB)
+    page = catalogue_page(entries, VOCAB)
     cards = re.findall(r'<div class="kb-card" ([^>]*) markdown>', page.markdown)
     assert len(cards) == len(entries)
     alpha = next(c for c in cards if 'data-tier="secondary tertiary"' in c)
@@ -188,7 +192,7 @@ def test_catalogue_lists_every_case_with_its_facets(entries: list[Entry]) -> Non
 
 
 def test_coverage_counts(entries: list[Entry]) -> None:
-    text = site.coverage_page(entries, VOCAB).markdown
+    text = coverage_page(entries, VOCAB).markdown
     east = next(line for line in text.splitlines() if line.startswith("| [East of England]"))
     cells = [c.strip() for c in east.strip("|").split("|")]
     # columns: region, wider determinants, primary, secondary, tertiary
@@ -204,9 +208,9 @@ def test_markers_fill_hand_written_pages(entries: list[Entry]) -> None:
     out = site.expand_markers(text, "frameworks.md", entries, VOCAB)
     assert "**4 case studies** from **3 integrated care systems** in **3 of the 7" in out
     for term in VOCAB.tiers.terms:
-        assert f"- **[{site.md_text(term.label)}](browse/tier/{term.id}.md)**" in out
+        assert f"- **[{md_text(term.label)}](browse/tier/{term.id}.md)**" in out
     for term in VOCAB.evidence_levels.terms:
-        assert site.md_text(term.label) in out
+        assert md_text(term.label) in out
     assert "<!--" not in out
 
 
@@ -232,27 +236,27 @@ def test_sanitise_html_removes_script() -> None:
         '<a href="javascript:alert(1)">j</a><a href="cases/x/">ok</a>'
         '<img src="x" onerror="alert(1)"></p>'
     )
-    clean = site.sanitise_html(dirty)
+    clean = sanitise_html(dirty)
     for bad in ("onclick", "<script", "alert", "<iframe", "javascript:", "onerror"):
         assert bad not in clean
     assert 'href="cases/x/"' in clean and "hi" in clean
 
 
 def test_plain_title_cannot_form_markup() -> None:
-    title = site.plain_title("</title><script>x</script> &lt;b&gt; & more")
+    title = plain_title("</title><script>x</script> &lt;b&gt; & more")
     assert "<" not in title and ">" not in title
     assert "&amp;lt;b&amp;gt;" in title and "& more" in title
 
 
 def test_coverage_counts_national_work(entries: list[Entry]) -> None:
-    text = site.coverage_page(entries, VOCAB).markdown
+    text = coverage_page(entries, VOCAB).markdown
     national = next(line for line in text.splitlines() if line.startswith("| No region"))
     cells = [c.strip() for c in national.strip("|").split("|")]
     assert ">1<" in cells[2]  # delta-national-smoking: primary prevention
 
 
 def test_catalogue_lists_ics_and_topics_alphabetically(entries: list[Entry]) -> None:
-    page = site.catalogue_page(entries, VOCAB).markdown
+    page = catalogue_page(entries, VOCAB).markdown
     for key in ("ics", "topic"):
         block = page[page.index(f'id="kb-filter-{key}"') :]
         block = block[: block.index("</select>")]
@@ -279,7 +283,7 @@ def test_catalogue_lists_ics_and_topics_alphabetically(entries: list[Entry]) -> 
 def test_repository_file_url_from_repo_url_and_edit_uri(
     repo: str | None, edit_uri: str | None, docs: str, expected: str | None
 ) -> None:
-    assert site.repository_file_url(repo, edit_uri, docs, "content/x.md") == expected
+    assert repository_file_url(repo, edit_uri, docs, "content/x.md") == expected
 
 
 def test_the_repository_is_configured_once_in_mkdocs_yml() -> None:
@@ -305,13 +309,13 @@ def test_problems_banner_names_file_and_line_and_escapes_everything() -> None:
         FakeProblem("/repo/content/a.md", 7, "summary", "'<script>x</script>' is too long", "cut"),
         FakeProblem("/repo/content/b.md", 2, "", "invalid YAML"),
     ]
-    banner = site.problems_html(problems, "/repo")
+    banner = problems_html(problems, "/repo")
     assert "2 problems in 2 files" in banner
     assert "<code>content/a.md</code>, line 7, <code>summary</code>" in banner
     assert "<code>content/b.md</code>, line 2: invalid YAML" in banner
     assert "<script>" not in banner and "&lt;script&gt;" in banner
     assert "(hint: cut)" in banner
-    assert site.problems_html([]) == ""
+    assert problems_html([]) == ""
 
 
 def test_home_page_markers(entries: list[Entry]) -> None:
@@ -336,7 +340,7 @@ def test_a_part_of_a_whole_shows_its_whole_on_the_case_page(entries: list[Entry]
                 "measure": "level", "direction": None}
     )  # fmt: skip
     case = entry.case.model_copy(update={"outcomes": [part]})
-    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    page = case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
     changed = page[page.index("## What changed") : page.index("## Outcome figures")]
     assert "9 of 12 care homes that joined" in changed
     assert '<p class="kb-figure-text">9 of 12 care homes that joined' in page
@@ -350,7 +354,7 @@ def test_shipped_parts_of_a_whole_read_with_their_whole() -> None:
     library = by_id(load_library(ROOT / "content"))
 
     def page(case_id: str) -> str:
-        return site.case_page(library[case_id], None, library, VOCAB).markdown
+        return case_page(library[case_id], None, library, VOCAB).markdown
 
     assert "148 of 211 residents with wellbeing scores recorded" in page(
         "cornwall-community-health-and-wellbeing-workers"
@@ -367,7 +371,7 @@ def test_a_source_without_a_publisher_reads_well_everywhere(entries: list[Entry]
     entry = by_id(entries)["alpha-falls-east"]
     source = entry.case.sources[0].model_copy(update={"publisher": None, "year": None})
     case = entry.case.model_copy(update={"sources": [source]})
-    page = site.case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
+    page = case_page(replace(entry, case=case), None, by_id(entries), VOCAB).markdown
     item = next(line for line in page.splitlines() if line.startswith('<li id="source-1">'))
     assert "None" not in item and ". Undated" in item, item
     assert format_source("A page", None, 2016) == "A page (2016)"
@@ -385,7 +389,7 @@ def test_browse_pages_say_no_more_than_is_true() -> None:
     from kb.check.library import load_library
 
     content = Path(__file__).resolve().parents[2] / "content"
-    pages = {p.path: p.markdown for p in site.browse_pages(load_library(content), VOCAB)}
+    pages = {p.path: p.markdown for p in browse_pages(load_library(content), VOCAB)}
     assert "What it means" not in pages["browse/region/index.md"]
     assert "[all 7 regions](region/index.md)." in pages["browse/index.md"]
     assert "under Mid and South Essex, which it succeeds" in pages["browse/ics/index.md"]
