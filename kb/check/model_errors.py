@@ -18,6 +18,15 @@ from kb.format.model import CaseStudy
 _UNION_TAGS = {"int", "float", "str", "bool", "number", "range", "list", "dict", "none"}
 
 
+# what to write for a required field whose own description does not say how to add it
+_MISSING_HINTS = {
+    "sources": (
+        "add a 'sources' list, one item per page or report the facts come from: title, "
+        "publisher, year, url and accessed (the day you read it); each outcome's 'source' is "
+        "the number of its item, counting from 1 (`kb new` writes a template)"
+    ),
+}
+
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> FieldPath:
     """Drop the union-member names pydantic adds (such as 'float' or 'range') from a location.
 
@@ -89,7 +98,8 @@ def _model_problems(name: str, located: Located, exc: ValidationError) -> list[P
             model = _model_at(loc[:-1])
             info = model.model_fields.get(str(loc[-1])) if model else None
             message = f"'{loc[-1]}' is required"
-            hint = (info.description or "") if info else ""
+            hint = _MISSING_HINTS.get(str(loc[-1]), "")
+            hint = hint or ((info.description or "") if info else "")
             hint = hint or "add it; see `kb new` for a template"
         elif kind in (
             "string_type",

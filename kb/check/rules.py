@@ -132,12 +132,23 @@ def _rule_source_index(ctx: CaseContext) -> Iterator[Problem]:
     for kind, figures in (("outcomes", case.outcomes), ("context_figures", case.context_figures)):
         for index, figure in enumerate(figures):
             if figure.source > len(case.sources):
+                listed = "; ".join(
+                    f"{n}: '{_shortened(source.title)}'" for n, source in enumerate(case.sources, 1)
+                )
+                count = f"{len(case.sources)} source" + ("s" if len(case.sources) != 1 else "")
                 yield ctx.problem(
                     (kind, index, "source"),
-                    f"source {figure.source} does not exist: there are {len(case.sources)} sources",
-                    "number the sources from 1, in the order of the 'sources' list",
+                    f"source {figure.source} does not exist: the file lists {count} ({listed})",
+                    "give the number of the source this figure comes from, counting from 1 in "
+                    "the order of 'sources'; or add its source to the end of 'sources' (title, "
+                    "publisher, year, url, accessed) and give that number",
                     code="source-index",
                 )
+
+
+def _shortened(text: str, limit: int = 50) -> str:
+    """`text` cut at a word to about `limit` characters, '...' marking the cut."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "..."
 
 
 def _rule_tags(ctx: CaseContext) -> Iterator[Problem]:

@@ -2,13 +2,16 @@
 
 Controlled fields accept a vocabulary id, label or alias (any case) and hold the canonical id after
 validation. The JSON Schema for editors (`kb schema`) and the contributor docs come from these
-models, so they cannot drift from what is enforced.
+models, so they cannot drift from what is enforced. The module is long but reads better whole: it
+is the format itself, top to bottom (values, figures and their cross-field rules, evidence,
+sources, the case study), and each part leans on the vocabularies, unit sets and checks above it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -562,103 +565,267 @@ class Outcome(Figure):
 
     @model_validator(mode="after")
     def _shape(self) -> Outcome:
-        def fail(code: str, message: str, field: str, hint: str) -> PydanticCustomError:
-            return PydanticCustomError(code, message, {"field": field, "hint": hint})
-
-        if self.value is None:
-            if self.unit is not None:
-                raise fail(
-                    "missing_value",
-                    "a unit is given but no value",
-                    "value",
-                    "add the value, or remove 'unit' for an outcome stated without a number",
-                )
-            if self.direction is None:
-                raise fail(
-                    "missing_direction",
-                    "an outcome without a number needs a direction",
-                    "direction",
-                    "add direction: increase, decrease or no-change ('fewer evictions': decrease)",
-                )
-            for name in ("baseline", "comparison", "also", "qualifier", "out_of"):
-                if getattr(self, name):
-                    raise fail(
-                        "missing_value",
-                        f"'{name}' needs a value",
-                        name,
-                        f"add the value, or remove '{name}'",
-                    )
-            return self
-        if self.unit is None:
-            raise fail(
-                "missing_unit",
-                "'unit' is required with a value",
-                "unit",
-                "add the unit, e.g. unit: percent; `kb vocab units` lists them",
-            )
-        if self.out_of is not None and self.measure == "change":
-            raise fail(
-                "out_of",
-                "'out_of' goes with measure: level",
-                "out_of",
-                "'148 of 211' is a level reached, not the size of a change: write measure: level "
-                "(with a direction if it rose or fell); for a change in a share, give it in "
-                "percent or percentage-points without 'out_of'",
-            )
-        if self.out_of is not None and self.baseline is not None:
-            raise fail(
-                "out_of",
-                "'baseline' and 'out_of' do not go together",
-                "baseline",
-                "'out_of' is the whole of the value alone, and the earlier level may be part of "
-                "another whole: give it in 'comparator' (e.g. '232 of 423 in 2015/16'), or give "
-                "both levels in percent with 'baseline' and no 'out_of'",
-            )
-        if self.unit == ONE_IN and (self.measure == "change" or self.baseline is not None):
-            raise fail(
-                "one_in",
-                "a '1 in N' figure is a level: it goes with measure: level and no 'baseline'",
-                "measure",
-                "write measure: level for '1 in 240 people tested'; for how it changed, give the "
-                "earlier figure in 'comparator' (e.g. '1 in 300 in 2022'), or use a rate with "
-                "'baseline'",
-            )
-        if self.measure == "change" and self.direction is None:
-            raise fail(
-                "missing_direction",
-                "a change needs a direction",
-                "direction",
-                "add direction: increase, decrease or no-change; or, if the value is a level "
-                "reached rather than the size of a change, write measure: level",
-            )
-        if self.baseline is not None and self.measure != "level":
-            raise fail(
-                "baseline",
-                "'baseline' goes with measure: level",
-                "baseline",
-                "for 'from 12% to 8.8%' write value: 8.8, baseline: 12, measure: level",
-            )
-        if self.comparison is not None and self.measure != "level":
-            raise fail(
-                "comparison",
-                "'comparison' goes with measure: level",
-                "comparison",
-                "give the two groups' levels (value: 5.1, comparison: 11.2, measure: level) and "
-                "the difference in 'also' or 'note'; for two changes, give each in 'note'",
-            )
-        moved = self.baseline is not None and self.direction in ("increase", "decrease")
-        if self.measure == "level" and not moved and any(a.measure == "change" for a in self.also):
-            raise fail(
-                "also",
-                "a change in 'also' needs the level it moved from: this outcome has no "
-                "'baseline' and direction increase or decrease",
-                "also",
-                "give the earlier level in 'baseline' and the direction (from 440 to 266: "
-                "value: 266, baseline: 440, direction: decrease, also: [{value: 40, unit: "
-                "percent, measure: change}]), or remove 'measure' from the 'also' item if it is "
-                "the same level in another unit",
-            )
+        """The cross-field rules of an outcome, in order: the first one broken is the error."""
+        for check in _WITHOUT_VALUE if self.value is None else _WITH_VALUE:
+            error = check(self)
+            if error is not None:
+                raise error
         return self
+
+
+def _shape_error(code: str, message: str, field: str, hint: str) -> PydanticCustomError:
+    """An outcome's shape error: what is wrong, the field to fix and how."""
+    return PydanticCustomError(code, message, {"field": field, "hint": hint})
+
+
+_OutcomeCheck = Callable[[Outcome], PydanticCustomError | None]
+
+
+# ---- an outcome stated without a number ('fewer evictions') ----
+
+
+def _unit_without_value(outcome: Outcome) -> PydanticCustomError | None:
+    """missing_value: a unit belongs to a value."""
+    if outcome.unit is None:
+        return None
+    return _shape_error(
+        "missing_value",
+        "a unit is given but no value",
+        "value",
+        "add the value, or remove 'unit' for an outcome stated without a number",
+    )
+
+
+def _direction_without_value(outcome: Outcome) -> PydanticCustomError | None:
+    """missing_direction: without a number, the direction is what the outcome says."""
+    if outcome.direction is not None:
+        return None
+    return _shape_error(
+        "missing_direction",
+        "an outcome without a number needs a direction",
+        "direction",
+        "add direction: increase, decrease or no-change ('fewer evictions': decrease)",
+    )
+
+
+def _extras_without_value(outcome: Outcome) -> PydanticCustomError | None:
+    """missing_value: the fields that qualify a value need one."""
+    for name in ("baseline", "comparison", "also", "qualifier", "out_of"):
+        if getattr(outcome, name):
+            return _shape_error(
+                "missing_value",
+                f"'{name}' needs a value",
+                name,
+                f"add the value, or remove '{name}'",
+            )
+    return None
+
+
+# ---- an outcome with a number ----
+
+
+def _missing_unit(outcome: Outcome) -> PydanticCustomError | None:
+    """missing_unit: a value has a unit."""
+    if outcome.unit is not None:
+        return None
+    return _shape_error(
+        "missing_unit",
+        "'unit' is required with a value",
+        "unit",
+        "add the unit, e.g. unit: percent; `kb vocab units` lists them",
+    )
+
+
+def _out_of_change(outcome: Outcome) -> PydanticCustomError | None:
+    """out_of: part of a whole is a level reached, not the size of a change."""
+    if outcome.out_of is None or outcome.measure != "change":
+        return None
+    return _shape_error(
+        "out_of",
+        "'out_of' goes with measure: level",
+        "out_of",
+        "'148 of 211' is a level reached, not the size of a change: write measure: level "
+        "(with a direction if it rose or fell); for a change in a share, give it in "
+        "percent or percentage-points without 'out_of'",
+    )
+
+
+def _out_of_baseline(outcome: Outcome) -> PydanticCustomError | None:
+    """out_of: the whole is the value's alone, so an earlier level cannot share it."""
+    if outcome.out_of is None or outcome.baseline is None:
+        return None
+    return _shape_error(
+        "out_of",
+        "'baseline' and 'out_of' do not go together",
+        "baseline",
+        "'out_of' is the whole of the value alone, and the earlier level may be part of "
+        "another whole: give it in 'comparator' (e.g. '232 of 423 in 2015/16'), or give "
+        "both levels in percent with 'baseline' and no 'out_of'",
+    )
+
+
+def _one_in_level(outcome: Outcome) -> PydanticCustomError | None:
+    """one_in: '1 in N' is a level, with no baseline."""
+    if outcome.unit != ONE_IN or (outcome.measure != "change" and outcome.baseline is None):
+        return None
+    return _shape_error(
+        "one_in",
+        "a '1 in N' figure is a level: it goes with measure: level and no 'baseline'",
+        "measure",
+        "write measure: level for '1 in 240 people tested'; for how it changed, give the "
+        "earlier figure in 'comparator' (e.g. '1 in 300 in 2022'), or use a rate with "
+        "'baseline'",
+    )
+
+
+def _change_direction(outcome: Outcome) -> PydanticCustomError | None:
+    """missing_direction: a change says which way it went."""
+    if outcome.measure != "change" or outcome.direction is not None:
+        return None
+    return _shape_error(
+        "missing_direction",
+        "a change needs a direction",
+        "direction",
+        "add direction: increase, decrease or no-change; or, if the value is a level "
+        "reached rather than the size of a change, write measure: level",
+    )
+
+
+def _baseline_level(outcome: Outcome) -> PydanticCustomError | None:
+    """baseline: the level before goes with a level reached."""
+    if outcome.baseline is None or outcome.measure == "level":
+        return None
+    return _shape_error(
+        "baseline",
+        "'baseline' goes with measure: level",
+        "baseline",
+        "for 'from 12% to 8.8%' write value: 8.8, baseline: 12, measure: level",
+    )
+
+
+def _comparison_level(outcome: Outcome) -> PydanticCustomError | None:
+    """comparison: the comparison group's level goes with a level."""
+    if outcome.comparison is None or outcome.measure == "level":
+        return None
+    return _shape_error(
+        "comparison",
+        "'comparison' goes with measure: level",
+        "comparison",
+        "give the two groups' levels (value: 5.1, comparison: 11.2, measure: level) and "
+        "the difference in 'also' or 'note'; for two changes, give each in 'note'",
+    )
+
+
+def _also_change(outcome: Outcome) -> PydanticCustomError | None:
+    """also: a change beside a level needs the level it moved from, and which way."""
+    moved = outcome.baseline is not None and outcome.direction in ("increase", "decrease")
+    if outcome.measure != "level" or moved or not any(a.measure == "change" for a in outcome.also):
+        return None
+    return _shape_error(
+        "also",
+        "a change in 'also' needs the level it moved from: this outcome has no "
+        "'baseline' and direction increase or decrease",
+        "also",
+        "give the earlier level in 'baseline' and the direction (from 440 to 266: "
+        "value: 266, baseline: 440, direction: decrease, also: [{value: 40, unit: "
+        "percent, measure: change}]), or remove 'measure' from the 'also' item if it is "
+        "the same level in another unit",
+    )
+
+
+def _top_of(value: Any) -> float:
+    """The number of a value, or the high end of a range."""
+    return float(value.high if isinstance(value, Range) else value)
+
+
+def _fall_beyond_whole(outcome: Outcome) -> PydanticCustomError | None:
+    """percent: a percentage fall is at most 100% (all of it gone), in 'value' or 'also'."""
+    if outcome.direction != "decrease":
+        return None
+    amounts: list[tuple[str, Outcome | Amount]] = [("value", outcome)]
+    amounts += [("also", amount) for amount in outcome.also]
+    for field_name, amount in amounts:
+        if amount.unit == "percent" and amount.measure == "change" and _top_of(amount.value) > 100:
+            return _shape_error(
+                "percent",
+                f"a fall of {_top_of(amount.value):g}% is more than all of it: a percentage "
+                "fall is at most 100%",
+                field_name,
+                "check the figure against the source: a level reached is measure: level; a "
+                "number that fell to a fraction ('2.4 times fewer') is unit: ratio; a rise is "
+                "direction: increase",
+            )
+    return None
+
+
+# what a percentage above 100 can be a percentage of (a share of people cannot pass 100%)
+_CAN_EXCEED = re.compile(
+    r"\b(target|average|baseline|expected|plan(ned)?|trajectory|previous|last year|national|"
+    r"england|budget|capacity|benchmark|predicted)\b",
+    re.IGNORECASE,
+)
+
+
+def _share_beyond_whole(outcome: Outcome) -> PydanticCustomError | None:
+    """percent: a share is at most 100%, unless 'denominator' names what it may exceed."""
+    if outcome.unit != "percent" or outcome.measure == "change":
+        return None
+    over = [v for v in (outcome.value, outcome.baseline, outcome.comparison) if v is not None]
+    if not any(_top_of(v) > 100 for v in over):
+        return None
+    if outcome.denominator and _CAN_EXCEED.search(outcome.denominator):
+        return None
+    return _shape_error(
+        "percent",
+        "a share above 100%: a percentage level is a share of a whole, at most 100%",
+        "value",
+        "check the figure against the source; if it is a percentage of something it can "
+        "pass (a target, an average), say so in denominator ('of the target'); a count goes "
+        "in unit: people or count",
+    )
+
+
+# a metric that names a saving (a saving is an amount reached, never a rise)
+_SAVING = re.compile(r"\b(saving|savings|saved|save|costs? avoided|avoided costs?)\b", re.I)
+
+
+def _saving_as_increase(outcome: Outcome) -> PydanticCustomError | None:
+    """saving: a saving written as a change that went up reads as costs going up."""
+    if outcome.measure != "change" or outcome.direction != "increase":
+        return None
+    if outcome.unit != "GBP" and outcome.kind != "financial":
+        return None
+    if not _SAVING.search(outcome.metric):
+        return None
+    return _shape_error(
+        "saving",
+        "a saving written as an increase: the site would show it as a rise",
+        "direction",
+        "write a saving as an amount: measure: level and no direction (metric: 'NHS saving "
+        "from fewer attendances', value: 132720, unit: GBP); or, as a fall in a cost, metric: "
+        "'cost of attendances', measure: change, direction: decrease",
+    )
+
+
+# Outcome._shape runs one of these lists, in order, and raises the first error found.
+_WITHOUT_VALUE: tuple[_OutcomeCheck, ...] = (
+    _unit_without_value,
+    _direction_without_value,
+    _extras_without_value,
+)
+_WITH_VALUE: tuple[_OutcomeCheck, ...] = (
+    _missing_unit,
+    _out_of_change,
+    _out_of_baseline,
+    _one_in_level,
+    _change_direction,
+    _baseline_level,
+    _comparison_level,
+    _also_change,
+    _fall_beyond_whole,
+    _share_beyond_whole,
+    _saving_as_increase,
+)
 
 
 def _evidence_level(value: Any) -> Any:

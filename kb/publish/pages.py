@@ -192,6 +192,10 @@ _HOME_MARKERS = {
 }
 
 
+# the columns of a field table; on a phone, kb.css labels each stacked cell with the same words
+_FIELD_COLUMNS = ("Field", "Needed", "What to write", "Meaning")
+
+
 def _fields_table(model_name: str, page_path: str) -> str:
     """The fields of a part of the format, from the model itself, so the docs cannot drift."""
     from kb.format.schema import field_docs
@@ -213,7 +217,9 @@ def _fields_table(model_name: str, page_path: str) -> str:
                 md_text(doc.description),
             )
         )
-    return "\n".join(_table(("Field", "Needed", "What to write", "Meaning"), rows))
+    # in a wrapper whose class lets a phone show each row as a card of labelled lines (kb.css)
+    table = _table(_FIELD_COLUMNS, rows)
+    return "\n".join(['<div class="kb-stack kb-fields" markdown>', "", *table, "", "</div>"])
 
 
 def _stats(entries: Sequence[Entry], vocab: Vocabularies, page_path: str) -> str:

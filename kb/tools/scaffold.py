@@ -199,16 +199,21 @@ def _named(labels: Sequence[str]) -> str:
     return "; ".join(labels) + ": " if labels else ""
 
 
-def render_new_case(new: NewCase) -> tuple[str, str]:
-    """The file name and text of a new case study; raise ScaffoldError on unknown values."""
-    vocab = load_vocabularies()
+def _new_id(new: NewCase) -> str:
+    """The id to write: the one given, or one made from the title; kebab-case or ScaffoldError."""
     case_id = new.id or title_id(new.title).id
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", case_id):
         raise ScaffoldError(
             f"--id: '{case_id}' is not kebab-case; use lowercase words joined by hyphens"
         )
-    ics = _resolve_many("ics", new.ics, "--ics")
-    regions = _resolve_many("regions", new.region, "--region")
+    return case_id
+
+
+def _new_regions(ics: Sequence[str], given: Sequence[str] | str) -> list[str]:
+    """The regions (ids) to write: those given, which must hold every ICS (else ScaffoldError),
+    or else the ICSs' own regions."""
+    vocab = load_vocabularies()
+    regions = _resolve_many("regions", given, "--region")
     for ics_id in ics if regions else ():
         home = vocab.ics.get(ics_id).region or ""
         if home not in regions:
@@ -217,14 +222,12 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
                 + " or ".join(vocab.regions.label(r) for r in regions)
                 + f"; hint: add --region '{vocab.regions.label(home)}', or leave --region out"
             )
-    regions = regions or match_regions(ics, [])[0]
-    tiers = _resolve_many("tiers", new.tiers, "--tier")
-    ics_labels = [vocab.ics.label(i) for i in ics]
-    region_labels = [vocab.regions.label(r) for r in regions]
-    organisations = list(new.organisations) or [PLACEHOLDER]
-    tier_ids = ", ".join(t.id for t in vocab.tiers.terms)
-    lines = [
-        "---",
+    return regions or match_regions(ics, [])[0]
+
+
+def _guide_lines() -> list[str]:
+    """The comments that open the front-matter: how to fill it in."""
+    return [
         "# yaml-language-server: $schema=../site/case-study.schema.json",
         "# Replace every TODO; `kb validate` lists what is left. Never guess: where the sources",
         "# say nothing, delete the field's line (but an outcome's timeframe and comparator take",
@@ -234,11 +237,27 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "# comment to confirm it. Give each blank field a value, or delete its line. A line",
         "# '# key: example' shows a field to give where the sources say it: delete its '# '",
         "# and write your value.",
+    ]
+
+
+def _about_lines(new: NewCase, case_id: str) -> list[str]:
+    """What the initiative is and who led it: id, title, summary, organisations, partners."""
+    organisations = list(new.organisations) or [PLACEHOLDER]
+    return [
         f"id: {case_id}  # equals the file name",
         f"title: {_q(new.title)}  # at most 120 characters",
         f"summary: {_q(new.summary or PLACEHOLDER)}  # one to three sentences, <= 600 characters",
         "organisations: [" + ", ".join(_q(o) for o in organisations) + "]  # who led it",
         "partners: []",
+    ]
+
+
+def _where_lines(ics: Sequence[str], regions: Sequence[str]) -> list[str]:
+    """Where and when: ICSs, regions, place, level, start and status."""
+    vocab = load_vocabularies()
+    ics_labels = [vocab.ics.label(i) for i in ics]
+    region_labels = [vocab.regions.label(r) for r in regions]
+    return [
         f"ics: [{', '.join(ics)}]  # {_named(ics_labels)}as named when the work ran",
         f"region: [{', '.join(regions)}]  # {_named(region_labels)}NHS England region"
         if regions
@@ -247,6 +266,13 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         f"level: [place]  # {DEFAULT_MARK}: neighbourhood, place, system, region, national",
         "started:  # year or year-month, e.g. 2023 or 2023-04",
         "status:  # idea, pilot, scaling, established, ended",
+    ]
+
+
+def _tag_lines(tiers: Sequence[str]) -> list[str]:
+    """The tag fields, the cohort and the interventions."""
+    tier_ids = ", ".join(t.id for t in load_vocabularies().tiers.terms)
+    return [
         f"tiers: [{', '.join(tiers) if tiers else PLACEHOLDER}]  # {tier_ids}",
         "kaiser_level: []  # specialist-care, high-demand, rising-risk, wider-population",
         "meps: []  # medical, environmental, public, social",
@@ -257,6 +283,12 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "topics: []",
         "cohort:  # who the initiative is for",
         "interventions: []",
+    ]
+
+
+def _outcome_lines() -> list[str]:
+    """The outcomes, with a commented example."""
+    return [
         "outcomes: []",
         "# outcomes:",
         "#   - metric: falls-related hospital admissions",
@@ -270,6 +302,12 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "#     comparator: the year before          # or 'not stated'",
         "#     source: 1            # which entry of 'sources'",
         "#     page: 12",
+    ]
+
+
+def _context_lines() -> list[str]:
+    """The context figures with a commented example, and funding as an example only."""
+    return [
         "context_figures: []  # figures about the setting or scale, not results",
         "# context_figures:",
         "#   - metric: households each worker looks after",
@@ -284,6 +322,12 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "#   amount_gbp: 250000     # digits only",
         "#   recurrent: false       # true if the money recurs each year",
         "#   note: two years of funding",
+    ]
+
+
+def _evidence_lines() -> list[str]:
+    """The evidence, its sources and the review date."""
+    return [
         "evidence:",
         f"  level: 1  # {DEFAULT_MARK}: Nesta 1 (a reason it should work) to 5 (works at "
         "scale elsewhere), or not-assessed",
@@ -296,15 +340,47 @@ def render_new_case(new: NewCase) -> tuple[str, str]:
         "    # section: \"'Our results'\"  # the chapter, section or pages you drew on",
         "    # accessed: YYYY-MM-DD  # the day you read the page: give it with every url",
         "# reviewed: YYYY-MM-DD  # the day you last checked every fact against the sources",
+    ]
+
+
+def _rationale_lines() -> list[str]:
+    """A blank line in 'rationale' for each tag field, and examples for level and status."""
+    return [
         "rationale:  # one line each: why these tags, or why none applies (editorial judgements)",
         *[f"  {name}:" for name in REASONED_FIELDS],
         "  # level: why this level of the system, where it is not plain",
         "  # status: why this status, where the sources leave it open (a pilot not said to end)",
-        "---",
-        "",
     ]
+
+
+def _section_lines() -> list[str]:
+    """The required sections, each with its guide and a TODO."""
+    lines: list[str] = []
     for heading in REQUIRED_SECTIONS:
         lines += [f"## {heading}", "", f"<!-- {_GUIDANCE[heading]} -->", PLACEHOLDER, ""]
+    return lines
+
+
+def render_new_case(new: NewCase) -> tuple[str, str]:
+    """The file name and text of a new case study; raise ScaffoldError on unknown values."""
+    case_id = _new_id(new)
+    ics = _resolve_many("ics", new.ics, "--ics")
+    regions = _new_regions(ics, new.region)
+    tiers = _resolve_many("tiers", new.tiers, "--tier")
+    lines = [
+        "---",
+        *_guide_lines(),
+        *_about_lines(new, case_id),
+        *_where_lines(ics, regions),
+        *_tag_lines(tiers),
+        *_outcome_lines(),
+        *_context_lines(),
+        *_evidence_lines(),
+        *_rationale_lines(),
+        "---",
+        "",
+        *_section_lines(),
+    ]
     return f"{case_id}.md", "\n".join(lines)
 
 
