@@ -8,6 +8,7 @@ are found by their stemmed words. The site's ranker reads queries the same way (
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +16,16 @@ import numpy as np
 
 from kb.index.passages import bm25_tokens, new_stemmer, words_of
 from kb.search.params import QUERY_STOPWORDS
-from kb.search.spelling import Speller
+from kb.search.spelling import Speller, edit_distance
 
 if TYPE_CHECKING:
     from kb.index.layout import StoredCase
     from kb.index.load import SearchData
 
 __all__ = ["QueryReader"]
+
+# how many of the case studies with a word's stem are read for its spelling
+SPELLING_CASES = 5
 
 
 class QueryReader:
@@ -74,11 +78,21 @@ class QueryReader:
             return {}
         out = {}
         for word, stem in fixed.items():
-            out[word] = self.spelling_of(stem) or stem
+            out[word] = self.spelling_of(stem, word) or stem
         return out
 
-    def spelling_of(self, stem: str) -> str | None:
-        """A word of the library with this stem, from the first case study that has it."""
+    def corrected(self, query: str) -> str:
+        """The query with each slip of spelling replaced by the library word it was read as, as
+        the model embeds it: 'hypertention' is embedded as 'hypertension' too, so a corrected
+        query ranks as its right spelling does (the site's ranker: rank.js `corrected`)."""
+        for word, read in self.corrections(query).items():
+            query = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", read, query, flags=re.IGNORECASE)
+        return query
+
+    def spelling_of(self, stem: str, typed: str | None = None) -> str | None:
+        """A word of the library with this stem: of the words with it in the first
+        SPELLING_CASES case studies that have it, the first closest to `typed` ('homelesness'
+        reads 'homelessness', not 'homeless'), or the very first if `typed` is not given."""
         token = self.vocab.get(stem)
         if token is None:
             return None
@@ -86,14 +100,20 @@ class QueryReader:
         start, end = int(bm25["indptr"][token]), int(bm25["indptr"][token + 1])
         if start == end:
             return None
-        position = int(bm25["indices"][start:end].min())
-        case = self.cases[position]
-        texts = [case["title"], *(self.data.part_text(position, int(k))[1] for k in case["parts"])]
-        for text in texts:
-            for word in words_of(text):
-                if self.stemmer.stemWord(word) == stem:
-                    return word
-        return None
+        positions = sorted({int(p) for p in bm25["indices"][start:end]})[:SPELLING_CASES]
+        texts = [
+            text
+            for position in positions
+            for text in (
+                self.cases[position]["title"],
+                *(self.data.part_text(position, int(k))[1] for k in self.cases[position]["parts"]),
+            )
+        ]
+        found = [w for text in texts for w in words_of(text) if self.stemmer.stemWord(w) == stem]
+        if not found or typed is None:
+            return found[0] if found else None
+        limit = len(typed) + max(len(w) for w in found)
+        return min(found, key=lambda w: edit_distance(w, typed, limit))
 
     # distinct words of texts, stemmed once per searcher (see `stem_set`)
     _stems: dict[str, str] | None = None

@@ -249,7 +249,7 @@ class Searcher:
     def signals(self, query: str, *, filters: Filters | None = None) -> Signals:
         """What the fusion of a query starts from: each case study's dense and BM25 scores, the
         share of the query's words it holds, and whether the filters allow it."""
-        vector = self.embedder.embed_query(query)
+        vector = self.embedder.embed_query(self.reader.corrected(query))
         dense = self._case_dense((self.data.vectors @ vector).astype(np.float32))
         lexical, coverage = self._bm25(self.reader.query_tokens(query))
         return Signals(dense, lexical, coverage, self._allowed(filters))
@@ -267,7 +267,7 @@ class Searcher:
         if not query.strip():
             raise SearchError("the query is empty; hint: type a few words, e.g. 'falls at home'")
         allowed = self._allowed(filters)
-        vector = self.embedder.embed_query(query)
+        vector = self.embedder.embed_query(self.reader.corrected(query))
         passage_scores = (self.data.vectors @ vector).astype(np.float32)
         dense = self._case_dense(passage_scores)
         lexical, coverage = self._bm25(self.reader.query_tokens(query))

@@ -345,7 +345,7 @@ def test_parity_with_kb_search(site: Site, browser: Any) -> None:
         # the first five of one ranking of the library, as `kb search --limit 5` lists them
         shown = got["hits"][:5]  # the ids of the hits as the page lists them
         overlaps.append(len(set(shown) & set(expected)) / max(1, len(expected)))
-        python = site.searcher.embedder.embed_query(query)
+        python = site.searcher.embedder.embed_query(site.searcher.reader.corrected(query))
         browser_vector = np.asarray(got["vector"], dtype=np.float64)
         cosines.append(float(browser_vector @ python / np.linalg.norm(browser_vector)))
     mean = float(np.mean(overlaps))
@@ -743,3 +743,35 @@ def test_golden_table_python_and_the_site_agree_on_every_surface(
     predecessors = site.searcher.data.store.get("ics_predecessors", {})
     expected_ics = [_expand_ics([i], predecessors) for i in predecessors]
     assert got["ics"] == expected_ics
+
+
+TYPO_PAIRS = [
+    ("hypertention", "hypertension"),
+    ("alchohol liaison nurses", "alcohol liaison nurses"),
+    ("sucide prevention", "suicide prevention"),
+    ("vacination uptake", "vaccination uptake"),
+    ("homelesness", "homelessness"),
+    ("social prescibing", "social prescribing"),
+    ("diabetis prevention", "diabetes prevention"),
+    ("lonelyness in older people", "loneliness in older people"),
+    ("smoking in pregancy", "smoking in pregnancy"),
+    ("dementia diagnossis", "dementia diagnosis"),
+]
+
+
+def test_a_slip_of_spelling_ranks_as_its_right_spelling_in_kb_search_and_the_site(
+    site: Site, browser: Any
+) -> None:
+    """The corrected word is what the model embeds too, so each of 10 slips gives the same top 5
+    as its right spelling, in kb search and on the site."""
+    searcher = site.searcher
+    for typo, right in TYPO_PAIRS:
+        assert searcher.corrections(typo), typo
+        cli = [h.case_id for h in searcher.search(typo, limit=5)]
+        assert cli == [h.case_id for h in searcher.search(right, limit=5)], typo
+    open_search(browser, site)
+    load_model(browser)
+    for typo, right in TYPO_PAIRS:
+        shown = site_search(browser, typo)
+        assert shown.get("mode") == "meaning", shown
+        assert shown["hits"][:5] == site_search(browser, right)["hits"][:5], typo

@@ -110,3 +110,21 @@ def test_the_text_output_names_the_reading_first() -> None:
         "Read 'hypertention' as 'hypertension': no case study has 'hypertention'.\n\n"
         "No case studies match. Try other words or fewer filters."
     )
+
+
+def test_a_corrected_query_is_embedded_and_ranked_as_its_right_spelling(searcher: Searcher) -> None:
+    """The model reads the corrected words too, so a slip ranks as the right spelling does."""
+    assert searcher.reader.corrected("Blood Presure checks") == "Blood pressure checks"
+    assert searcher.reader.corrected("blood pressure checks") == "blood pressure checks"
+    embedded: list[str] = []
+    real = searcher.embedder.embed_query
+
+    def spy(text: str):  # type: ignore[no-untyped-def]
+        embedded.append(text)
+        return real(text)
+
+    searcher.embedder.embed_query = spy  # type: ignore[method-assign]
+    typo = [(h.case_id, h.score) for h in searcher.search("blood presure checks", limit=5)]
+    right = [(h.case_id, h.score) for h in searcher.search("blood pressure checks", limit=5)]
+    assert embedded == ["blood pressure checks", "blood pressure checks"]
+    assert typo == right

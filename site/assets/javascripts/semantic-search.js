@@ -163,7 +163,7 @@ async function start(node) {
     if (!model && data.model && !loading) loading = loadModel(data, ui, api, ranker).then((m) => { model = m; });
     let vector = null;
     if (model) {
-      vector = await model.embed(state.query);
+      vector = await model.embed(ranker.corrected(state.query)); // a slip embedded as its word
       api.lastVector = Array.from(vector);
     }
     const filters = { facets: state.facets, evidenceMin: state.evidenceMin };

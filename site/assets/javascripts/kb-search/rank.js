@@ -28,6 +28,7 @@ export function cleanMarkdown(text) {
 }
 
 const SPELL_MIN = 5; // kb.spelling.MIN_LENGTH
+const SPELLING_CASES = 5; // kb.search.reading.SPELLING_CASES
 
 // optimal string alignment distance, or limit + 1 once it must exceed limit (kb.spelling)
 export function editDistance(a, b, limit) {
@@ -170,25 +171,51 @@ export class Ranker {
   // as the first case study with it spells it (kb.search.Searcher.corrections)
   corrections(text) {
     const out = {};
-    for (const [word, to] of Object.entries(this.reading(text).fixed)) out[word] = this.spellingOf(to) || to;
+    for (const [word, to] of Object.entries(this.reading(text).fixed)) {
+      out[word] = this.spellingOf(to, word) || to;
+    }
     return out;
   }
 
-  spellingOf(stemmed) {
+  // the query with each slip read as its library word, as the model embeds it
+  // (kb.search.reading.QueryReader.corrected)
+  corrected(text) {
+    let out = text;
+    for (const [word, read] of Object.entries(this.corrections(text))) {
+      const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, "giu"), read);
+    }
+    return out;
+  }
+
+  // a word of the library with this stem, from the first case study that has it: the first of
+  // them closest to `typed` (kb.search.reading.QueryReader.spelling_of)
+  spellingOf(stemmed, typed = null) {
     const id = this.vocab.get(stemmed);
     if (id === undefined || this.indptr[id] === this.indptr[id + 1]) return null;
     const docCase = this.data.bm25.docCase;
-    let position = Infinity;
-    for (let j = this.indptr[id]; j < this.indptr[id + 1]; j += 1) {
-      position = Math.min(position, docCase[this.indices[j]]);
+    const seen = new Set();
+    for (let j = this.indptr[id]; j < this.indptr[id + 1]; j += 1) seen.add(docCase[this.indices[j]]);
+    const positions = [...seen].sort((a, b) => a - b).slice(0, SPELLING_CASES);
+    const texts = [];
+    for (const position of positions) {
+      const parts = this.texts[position] || {};
+      const order = ["-1", "-3", "-2", ...Object.keys(parts).filter((k) => Number(k) >= 0).sort((a, b) => a - b)];
+      texts.push(this.cases[position].title, ...order.filter((k) => parts[k]).map((k) => parts[k][1]));
     }
-    const parts = this.texts[position] || {};
-    const order = ["-1", "-3", "-2", ...Object.keys(parts).filter((k) => Number(k) >= 0).sort((a, b) => a - b)];
-    const texts = [this.cases[position].title, ...order.filter((k) => parts[k]).map((k) => parts[k][1])];
+    const found = [];
     for (const text of texts) {
-      for (const word of Ranker.words(text)) if (this.stemWord(word) === stemmed) return word;
+      for (const word of Ranker.words(text)) if (this.stemWord(word) === stemmed) found.push(word);
     }
-    return null;
+    if (!found.length || typed === null) return found.length ? found[0] : null;
+    const limit = typed.length + Math.max(...found.map((w) => w.length));
+    let best = found[0];
+    let bestDistance = editDistance(best, typed, limit);
+    for (const word of found.slice(1)) {
+      const distance = editDistance(word, typed, limit);
+      if (distance < bestDistance) [best, bestDistance] = [word, distance];
+    }
+    return best;
   }
 
   // the library stem a query stem is a slip for, or null (kb.spelling.Speller.correct)
