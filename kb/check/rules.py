@@ -17,6 +17,7 @@ from kb.format.content import (
 )
 from kb.format.markers import PLACEHOLDER
 from kb.format.model import ICS_START, REASONED_FIELDS, SCALE_UNITS, CaseStudy
+from kb.format.review import review_due
 from kb.format.vocab import load_vocabularies
 
 __all__ = ["NOT_STATED_FIELDS"]
@@ -255,6 +256,22 @@ def _rule_reviewed(ctx: CaseContext) -> Iterator[Problem]:
         )
 
 
+def _rule_review_due(ctx: CaseContext) -> Iterator[Problem]:
+    """review-due: the facts were last checked, or the sources last read, over two years ago."""
+    if ctx.case.reviewed is None:
+        return  # said by _rule_reviewed
+    reason = review_due(ctx.case)
+    if reason is not None:
+        yield ctx.problem(
+            ("reviewed",),
+            f"due for review: {reason}; the page says so to readers",
+            "check the entry against its sources (read them again, update figures that changed, "
+            "and each source's 'accessed'), then set reviewed: to today's date",
+            "warning",
+            code="review-due",
+        )
+
+
 def _rule_pre_ics_place(ctx: CaseContext) -> Iterator[Problem]:
     """place: work begun before ICSs existed names its place, unless it covers a whole system."""
     case = ctx.case
@@ -281,6 +298,7 @@ CASE_RULES: tuple[CaseRule, ...] = (
     _rule_scale,
     _rule_source_dates,
     _rule_reviewed,
+    _rule_review_due,
     _rule_pre_ics_place,
 )
 

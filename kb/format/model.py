@@ -1050,7 +1050,8 @@ class CaseStudy(_Strict):
     reviewed: date | None = Field(
         None,
         description="The day the entry was last checked against its sources (YYYY-MM-DD); the "
-        "validator warns when it is missing.",
+        "validator warns when it is missing. After 24 months, or once every web source was read "
+        "more than 24 months ago, the case study is due for review and its page says so.",
     )
     rationale: Rationale | None = Field(
         None, description="One line per tag field saying why those tags were chosen."

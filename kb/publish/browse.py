@@ -12,6 +12,7 @@ from kb.format.vocab import Term, Vocabularies, Vocabulary
 
 if TYPE_CHECKING:
     from kb.format.content import Entry
+from kb.format.review import review_due
 from kb.publish.case_page import _table
 from kb.publish.markup import (
     BROWSE_DIR,
@@ -318,6 +319,8 @@ def _catalogue_card(entry: Entry, vocab: Vocabularies, here: str) -> list[str]:
         where += " · " + ", ".join(_labels(vocab.ics, case.ics))
     tiers = ", ".join(_labels(vocab.tiers, case.tiers))
     status = vocab.statuses.label(case.status) if case.status else ""
+    if review_due(case):
+        status = f"{status} · due for review" if status else "due for review"
     return [
         f'<div class="kb-card" {data} markdown>',
         "",

@@ -14,6 +14,7 @@ from kb.format.vocab import Vocabularies, in_sentence
 if TYPE_CHECKING:
     from kb.format.content import Entry
     from kb.format.model import CaseStudy, Figure, Outcome
+from kb.format.review import review_due
 from kb.publish.markup import (
     _STATUS_GROUPS,
     CATALOGUE_PATH,
@@ -142,8 +143,12 @@ def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str,
             parts.append("recurrent" if funding.recurrent else "non-recurrent")
         if parts:
             rows.append(("Funding", "; ".join(parts)))
+    due = review_due(case)
     if case.reviewed:
-        rows.append(("Last reviewed", case.reviewed.isoformat()))
+        shown = case.reviewed.isoformat()
+        rows.append(("Last reviewed", f"{shown} (**due for review**)" if due else shown))
+    elif due:
+        rows.append(("Last reviewed", "not stated (**due for review**)"))
     return rows
 
 

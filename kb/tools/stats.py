@@ -3,14 +3,17 @@ topic has, against the minimum the library aims for, so anyone can see where it 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from kb.format.content import Entry
+from kb.format.review import REVIEW_MONTHS, review_due
 from kb.format.vocab import load_vocabularies
 
-__all__ = ["LEADER_TOPICS", "TARGETS", "Coverage", "Count", "coverage", "render_text"]
+__all__ = ["LEADER_TOPICS", "TARGETS", "Count", "Coverage", "Due", "coverage", "render_text"]
 
 # The least coverage the library aims for, per facet value.
 TARGETS = {"region": 6, "tier": 12, "meps": 8, "topic": 2}
@@ -57,6 +60,15 @@ class Count:
 
 
 @dataclass(frozen=True)
+class Due:
+    """A case study due for review, and why."""
+
+    id: str
+    reviewed: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Coverage:
     """The library's coverage, facet by facet."""
 
@@ -64,6 +76,8 @@ class Coverage:
     with_achieved_figures: int
     evidence: dict[str, int]
     facets: dict[str, list[Count]] = field(default_factory=dict)
+    due_for_review: list[Due] = field(default_factory=list)
+    reviewed: dict[str, int] = field(default_factory=dict)  # case studies by year last reviewed
 
     @property
     def thin(self) -> list[tuple[str, Count]]:
@@ -80,8 +94,9 @@ def _count(entries: Sequence[Entry], ids: Sequence[str], field_name: str) -> lis
     return [sum(1 for e in entries if i in getattr(e.case, field_name)) for i in ids]
 
 
-def coverage(entries: Sequence[Entry]) -> Coverage:
-    """Count the case studies per region, tier, MEPS category and leaders' topic."""
+def coverage(entries: Sequence[Entry], today: date | None = None) -> Coverage:
+    """Count the case studies per region, tier, MEPS category and leaders' topic, and list
+    those due for review (see `kb.format.review`)."""
     vocab = load_vocabularies()
     facets: dict[str, list[Count]] = {}
     for facet, field_name, vocabulary in (
@@ -109,7 +124,13 @@ def coverage(entries: Sequence[Entry]) -> Coverage:
     evidence: dict[str, int] = {}
     for term in vocab.evidence_levels.terms:
         evidence[term.label] = sum(1 for e in entries if str(e.case.evidence.level) == term.id)
-    return Coverage(len(entries), achieved, evidence, facets)
+    due = [
+        Due(e.case.id, e.case.reviewed.isoformat() if e.case.reviewed else None, reason)
+        for e in sorted(entries, key=lambda e: e.case.id)
+        if (reason := review_due(e.case, today)) is not None
+    ]
+    years = Counter(str(e.case.reviewed.year) if e.case.reviewed else "not stated" for e in entries)
+    return Coverage(len(entries), achieved, evidence, facets, due, dict(sorted(years.items())))
 
 
 def render_text(report: Coverage) -> str:
@@ -130,6 +151,13 @@ def render_text(report: Coverage) -> str:
     lines.append("Evidence level")
     width = max(len(label) for label in report.evidence)
     lines += [f"  {label:<{width}}  {n:>4}" for label, n in report.evidence.items()]
+    lines += ["", f"Last reviewed (due after {REVIEW_MONTHS} months)"]
+    lines += [f"  {year:<{width}}  {n:>4}" for year, n in report.reviewed.items()]
+    if report.due_for_review:
+        lines += ["", f"Due for review: {len(report.due_for_review)}"]
+        lines += [f"  {d.id}: {d.reason}" for d in report.due_for_review]
+    else:
+        lines += ["", "None is due for review."]
     thin = report.thin
     lines += ["", f"{len(thin)} value(s) below target." if thin else "Every target is met."]
     return "\n".join(lines)
