@@ -631,7 +631,8 @@ def pack(
     from kb.paths import write_output
     from kb.search.filters import Filters
     from kb.search.searcher import Searcher
-    from kb.tools.pack import PackRequest, make_pack
+    from kb.tools.pack import PackRequest
+    from kb.tools.pack_text import make_pack
 
     rules: dict[str, Any] = {"overwrite": force, "protect": [_content_dir()]}
     if output is not None:

@@ -132,24 +132,36 @@ def _facts_rows(entry: Entry, vocab: Vocabularies, here: str) -> list[tuple[str,
         )
     if case.drivers:
         rows.append(("Drivers", md_text(", ".join(_labels(vocab.drivers, case.drivers)))))
-    if case.funding is not None:
-        funding = case.funding
-        parts = []
-        if funding.source:
-            parts.append(md_text(funding.source))
-        if funding.amount_gbp is not None:
-            parts.append(format_amount(funding.amount_gbp, "GBP", vocab))
-        if funding.recurrent is not None:
-            parts.append("recurrent" if funding.recurrent else "non-recurrent")
-        if parts:
-            rows.append(("Funding", "; ".join(parts)))
-    due = review_due(case)
-    if case.reviewed:
-        shown = case.reviewed.isoformat()
-        rows.append(("Last reviewed", f"{shown} (**due for review**)" if due else shown))
-    elif due:
-        rows.append(("Last reviewed", "not stated (**due for review**)"))
+    funding = _funding_text(case, vocab)
+    if funding:
+        rows.append(("Funding", funding))
+    reviewed = _reviewed_text(case)
+    if reviewed:
+        rows.append(("Last reviewed", reviewed))
     return rows
+
+
+def _funding_text(case: CaseStudy, vocab: Vocabularies) -> str:
+    """Where the money came from, how much and whether it recurs; '' when not stated."""
+    funding = case.funding
+    if funding is None:
+        return ""
+    parts = []
+    if funding.source:
+        parts.append(md_text(funding.source))
+    if funding.amount_gbp is not None:
+        parts.append(format_amount(funding.amount_gbp, "GBP", vocab))
+    if funding.recurrent is not None:
+        parts.append("recurrent" if funding.recurrent else "non-recurrent")
+    return "; ".join(parts)
+
+
+def _reviewed_text(case: CaseStudy) -> str:
+    """The day the facts were last checked, marked when the case study is due for review."""
+    due = " (**due for review**)" if review_due(case) else ""
+    if case.reviewed:
+        return case.reviewed.isoformat() + due
+    return "not stated" + due if due else ""
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

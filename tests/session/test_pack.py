@@ -16,7 +16,8 @@ from kb.index.build import update_index
 from kb.index.embed import HashingEmbedder
 from kb.search.filters import Filters
 from kb.search.searcher import Searcher, SearchHit
-from kb.tools.pack import PackRequest, build_pack, make_pack, plan_agenda, relevance, render_pack
+from kb.tools.pack import PackRequest, build_pack, plan_agenda, relevance
+from kb.tools.pack_text import make_pack, render_pack
 from tests.conftest import ROOT, run_cli
 
 NORFOLK = ("norfolk-and-waveney",)

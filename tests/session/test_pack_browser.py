@@ -16,7 +16,8 @@ from kb.check.library import load_library
 from kb.index.build import update_index
 from kb.index.embed import HashingEmbedder
 from kb.search.searcher import Searcher
-from kb.tools.pack import PackRequest, make_pack
+from kb.tools.pack import PackRequest
+from kb.tools.pack_text import make_pack
 from tests.browser.chromium import chromium
 from tests.conftest import ROOT
 
