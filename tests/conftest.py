@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,43 @@ def run_cli(args: Sequence[str], expect: int | None = 0, input: str | None = Non
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
+
+
+def shared_once(
+    factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder that `build(folder)` fills once per test session, shared by every module and
+    every xdist worker (the first to come builds it, under a lock; the others wait and reuse it).
+    Tests must only read it."""
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the folder every worker's own temporary folder sits in
+    folder = base / name
+    done = base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    import shutil
+
+                    shutil.rmtree(folder)
+                build(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shipped_real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped content indexed with the real model, once per test session: a cache folder
+    that the tests searching the shipped library with the real model share (read only)."""
+
+    def build(cache: Path) -> None:
+        from kb.check.library import load_library
+        from kb.index.build import update_index
+
+        update_index(load_library(ROOT / "content"), cache)
+
+    return shared_once(tmp_path_factory, "shipped-real-index", build)

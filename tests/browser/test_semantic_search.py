@@ -266,7 +266,7 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, shipped_real_index: Path) -> Iterator[Site]:
     """The shipped content built with the real model, served on a free loopback port."""
     missing = _missing()
     if missing:
@@ -277,7 +277,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from kb.settings import Settings
 
     tmp = tmp_path_factory.mktemp("semantic")
-    cache = Path(os.environ.get("KB_TEST_SEMANTIC_CACHE", tmp / "cache"))
+    # the index the other real-model tests share (this build adds its site-search export)
+    cache = Path(os.environ.get("KB_TEST_SEMANTIC_CACHE", shipped_real_index))
     settings = Settings(
         content_dir=ROOT / "content", cache_dir=cache, site_dir=tmp / "site", model=None
     )

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.browser.chromium import chromium, serve
+from tests.conftest import shared_once
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -67,16 +68,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from kb.publish import plugin as mkdocs_plugin
     from kb.settings import Settings
 
-    tmp = tmp_path_factory.mktemp("browser")
-    settings = Settings(
-        content_dir=ROOT / "content", cache_dir=tmp / "cache", site_dir=tmp / "site", model=None
-    )
-    entries = load_library(settings.content_dir)
-    mkdocs_plugin.render_site(
-        entries, settings, strict=True, embedder=HashingEmbedder(), config_file=ROOT / "mkdocs.yml"
-    )
-    mkdocs_plugin._shared.clear()
-    with serve(settings.site_dir) as url:
+    entries = load_library(ROOT / "content")
+
+    def build(folder: Path) -> None:  # once for every browser module and worker
+        settings = Settings(ROOT / "content", folder / "cache", folder / "site", None)
+        mkdocs_plugin.render_site(
+            entries, settings, strict=True, embedder=HashingEmbedder(),
+            config_file=ROOT / "mkdocs.yml",
+        )  # fmt: skip
+        mkdocs_plugin._shared.clear()
+
+    folder = shared_once(tmp_path_factory, "browser-site", build)
+    with serve(folder / "site") as url:
         yield Site(url, entries)
 
 

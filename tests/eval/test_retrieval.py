@@ -99,13 +99,11 @@ def test_split_is_the_seeded_stratified_shuffle():
 
 
 @pytest.mark.model
-def test_hybrid_holds_its_floor_on_the_tuning_half(tmp_path):
-    from kb.index.build import update_index
+def test_hybrid_holds_its_floor_on_the_tuning_half(shipped_real_index):
     from kb.search.searcher import Searcher
 
     entries = load_library(CONTENT)
-    update_index(entries, tmp_path / "cache")
-    searcher = Searcher.open(tmp_path / "cache", entries)
+    searcher = Searcher.open(shipped_real_index, entries)
     queries = load_queries(split="tune")
     scores = {mode: evaluate(searcher, queries, mode) for mode in ("bm25", "dense", "hybrid")}
     assert scores["hybrid"]["ndcg@10"] >= TUNE_NDCG_FLOOR, scores

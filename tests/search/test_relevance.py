@@ -246,10 +246,9 @@ def test_falls_and_frailty_search_never_matches_on_placeholder_text(shipped):
 
 
 @pytest.mark.model
-def test_falls_and_frailty_good_matches_are_about_the_theme(tmp_path):
+def test_falls_and_frailty_good_matches_are_about_the_theme(shipped_real_index):
     entries = load_library(ROOT / "content")
-    update_index(entries, tmp_path / "cache")
-    searcher = Searcher.open(tmp_path / "cache", entries)
+    searcher = Searcher.open(shipped_real_index, entries)
     by_id = {e.id: e for e in entries}
     hits = searcher.search("falls and frailty", limit=len(entries))
     assert [h for h in hits if not h.weak]
