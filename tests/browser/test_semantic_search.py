@@ -567,8 +567,14 @@ def test_filters_fold_away_on_a_phone_unless_one_is_in_use(site: Site, browser: 
 
     def first_result_top() -> float:
         wait_for(browser, lambda d: d.execute_script("return window.kbSemanticSearch.renders > 0"))
-        first = browser.find_element(By.CSS_SELECTOR, "#kb-search-results > li")
-        top = browser.execute_script("return arguments[0].getBoundingClientRect().top", first)
+        # found and measured in one step: results by meaning may replace the list meanwhile
+        top = wait_for(
+            browser,
+            lambda d: d.execute_script(
+                "const first = document.querySelector('#kb-search-results > li');"
+                "return first ? first.getBoundingClientRect().top : null"
+            ),
+        )
         return float(top)
 
     size = browser.get_window_size()
