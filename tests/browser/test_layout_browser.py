@@ -9,12 +9,8 @@ needs (Debian's chromium and chromedriver, `npm ci`), and skips or fails the sam
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +30,8 @@ from test_site_browser import (  # noqa: F401 - fixtures used by name
     site,
     wait_for,
 )
+
+from tests.serving import kb_serve
 
 pytestmark = pytest.mark.browser
 
@@ -268,24 +266,6 @@ def test_a_case_page_prints_on_a4(site: Site, browser: Any) -> None:  # noqa: F8
     assert 1 <= pages <= 8, f"{pages} A4 pages"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-SERVE = """
-import sys
-from pathlib import Path
-from kb.index.embed import HashingEmbedder
-from kb.publish.plugin import serve_site
-from kb.settings import Settings
-content, cache, port, config = sys.argv[1:5]
-settings = Settings(Path(content), Path(cache), Path(cache) / "site", None)
-serve_site(settings, port=int(port), embedder=HashingEmbedder(), config_file=Path(config))
-"""
-
-
 def test_kb_serve_shows_problems_in_the_page_and_recovers(
     browser: Any,  # noqa: F811
     tmp_path: Path,
@@ -295,25 +275,8 @@ def test_kb_serve_shows_problems_in_the_page_and_recovers(
     _require_browser()
     content = tmp_path / "content"
     shutil.copytree(ROOT / "tests" / "site" / "data" / "content", content)
-    port = _free_port()
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HF_HUB_OFFLINE": "1"}
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(content), str(tmp_path / "cache"), str(port),
-         str(ROOT / "mkdocs.yml")],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}/cases/alpha-falls-east/"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "kb serve did not start"
-                time.sleep(0.5)
+    with kb_serve(content, tmp_path) as base:
+        url = f"{base}/cases/alpha-falls-east/"
         open_page(browser, url)
         assert not browser.find_elements(By.ID, "kb-problems")
 
@@ -331,10 +294,3 @@ def test_kb_serve_shows_problems_in_the_page_and_recovers(
         # fix it: the page reloads again without the banner
         broken.write_text(good, "utf-8")
         wait_for(browser, lambda d: not d.find_elements(By.ID, "kb-problems"), timeout=60)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
