@@ -782,3 +782,49 @@ def test_a_slip_of_spelling_ranks_as_its_right_spelling_in_kb_search_and_the_sit
         shown = site_search(browser, typo)
         assert shown.get("mode") == "meaning", shown
         assert shown["hits"][:5] == site_search(browser, right)["hits"][:5], typo
+
+
+def test_results_by_meaning_wait_for_a_tap_once_the_reader_has_touched_the_list(
+    site: Site, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Keyword results show at once; when results by meaning are ready they replace the list
+    only if the reader has not scrolled or tapped it; otherwise a line offers them."""
+    driver = chromium(tmp_path_factory.mktemp("fresh-profile"), "--window-size=1280,1000")
+    driver.set_script_timeout(120)
+    try:  # a slow connection, so the model is still loading while the reader reads
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 20, "downloadThroughput": 1_500_000,
+             "uploadThroughput": 500_000},
+        )  # fmt: skip
+        open_search(driver, site, "falls at home")
+        api = "return window.kbSemanticSearch"
+        wait_for(driver, lambda d: d.execute_script(f"{api}.renders") >= 1)
+        assert driver.execute_script(f"{api}.mode") == "keywords"
+        assert not driver.execute_script(f"{api}.modelReady")  # the premise: still loading
+        shown = driver.execute_script(f"{api}.lastHits")
+        driver.execute_script(
+            "document.getElementById('kb-search-results')"
+            ".dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}))"
+        )
+        wait_for(driver, lambda d: d.execute_script(f"{api}.modelReady"), 120)
+        better = wait_for(
+            driver,
+            lambda d: d.execute_script(
+                "const b = document.getElementById('kb-search-better');"
+                "return b && !b.hidden ? b : null"
+            ),
+        )
+        assert driver.execute_script(f"{api}.mode") == "keywords"  # the list did not move
+        assert driver.execute_script(f"{api}.lastHits") == shown
+        assert "Better matches are ready" in better.text
+        better.click()
+        wait_for(driver, lambda d: d.execute_script(f"{api}.mode") == "meaning")
+        assert driver.execute_script("return document.getElementById('kb-search-better').hidden")
+        # untouched, the results by meaning replace the keyword results by themselves
+        open_search(driver, site, "kids going hungry")
+        wait_for(driver, lambda d: d.execute_script(f"{api}.mode") == "meaning", 120)
+        assert driver.execute_script("return document.getElementById('kb-search-better').hidden")
+    finally:
+        driver.quit()

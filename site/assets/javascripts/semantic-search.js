@@ -141,6 +141,15 @@ async function start(node) {
   api.ranker = ranker;
   let model = null;
   let loading = null;
+  // whether the reader has scrolled or tapped since the results were drawn: results by meaning
+  // then wait behind a 'Better matches are ready' line instead of reordering the list in place
+  let touched = false;
+  const touch = () => { touched = true; };
+  window.addEventListener("scroll", touch, { passive: true });
+  for (const list of [ui.list, ui.weak]) {
+    list.addEventListener("pointerdown", touch);
+    list.addEventListener("focusin", touch);
+  }
 
   const run = async () => {
     const began = performance.now();
@@ -182,10 +191,17 @@ async function start(node) {
     api.lastRanked = ranker.ranked;
     api.renders += 1;
     api.timings.push(performance.now() - began);
+    ui.better.hidden = true;
+    touched = false;
     if (!model && loading) {
-      loading.then(() => { if (model && ui.box.value.trim() === state.query) run(); });
+      loading.then(() => {
+        if (!model || ui.box.value.trim() !== state.query) return;
+        if (touched) ui.better.hidden = false; // the reader is reading: offer, do not reorder
+        else run();
+      });
     }
   };
+  ui.better.addEventListener("click", () => run());
   api.search = (query) => { ui.box.value = query; return run(); };
   ui.form.addEventListener("submit", (event) => { event.preventDefault(); run(); });
   for (const select of [...Object.values(ui.selects), ui.evidence]) select.addEventListener("change", run);
@@ -234,11 +250,15 @@ function buildUi(node, state) {
   const status = el("p", { id: "kb-search-status", class: "kb-search-status" });
   const corrected = el("p", { id: "kb-search-corrected", class: "kb-search-corrected", hidden: true });
   const count = el("p", { id: "kb-search-count", class: "kb-search-count", "aria-live": "polite" });
+  const better = el("button", {
+    id: "kb-search-better", type: "button", class: "md-button kb-search-better", hidden: true,
+    text: "Better matches are ready: show them",
+  });
   const list = el("ol", { id: "kb-search-results", class: "kb-search-results" });
   const weakHeading = el("h2", { id: "kb-search-weak-heading", hidden: true, text: "Weaker matches" });
   const weak = el("ol", { id: "kb-search-weak", class: "kb-search-results kb-search-weak", "aria-labelledby": "kb-search-weak-heading" });
-  node.replaceChildren(form, progressRow, notice, status, corrected, count, list, weakHeading, weak);
-  return { form, box, selects, evidence, filterSummary, progress, progressRow, notice, status, corrected, count, list, weak, weakHeading };
+  node.replaceChildren(form, progressRow, notice, status, corrected, count, better, list, weakHeading, weak);
+  return { form, box, selects, evidence, filterSummary, progress, progressRow, notice, status, corrected, count, better, list, weak, weakHeading };
 }
 
 function fillFilters(ui, data, state) {
