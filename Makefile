@@ -57,7 +57,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) browser-deps lint types
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=10
 
 bench: $(STAMP)
 	$(BIN)/python bench/validate_bench.py
